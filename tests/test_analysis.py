@@ -1,0 +1,397 @@
+"""sqlr1x.sql.analysis: cached parsing, hallucinated schema elements, clause components."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sqlr1x.sql.analysis import (
+    ClauseComponents,
+    Hallucination,
+    ParsedSQL,
+    clause_components,
+    find_hallucinations,
+    parse_sql,
+    referenced_tables,
+)
+from sqlr1x.sql.schema import Schema, SchemaError
+
+
+@pytest.fixture(scope="module")
+def company(employees_db) -> Schema:
+    """The conftest database: employees (with "hire date") and departments."""
+    return Schema.from_sqlite(employees_db)
+
+
+# ------------------------------------------------------------------------ parse_sql
+def test_parse_ok_and_cached():
+    a = parse_sql("SELECT name FROM employees")
+    assert a.ok and a.error is None and a.n_statements == 1
+    assert parse_sql("SELECT name FROM employees") is a
+    assert parse_sql(a) is a
+
+
+@pytest.mark.parametrize(
+    "sql, expected_error",
+    [
+        ("SELEC name FROM (", "Error"),
+        ("SELECT 'unterminated", "TokenError"),
+        ("", "empty"),
+        ("  ;  ", "empty"),
+    ],
+)
+def test_parse_failures_are_typed(sql, expected_error):
+    p = parse_sql(sql)
+    assert isinstance(p, ParsedSQL)
+    assert not p.ok and p.expression is None and p.n_statements == 0
+    assert expected_error in p.error
+
+
+def test_parse_non_string():
+    p = parse_sql(None)  # type: ignore[arg-type]
+    assert not p.ok and p.error == "not a string"
+
+
+def test_parse_counts_statements():
+    p = parse_sql("SELECT 1; SELECT 2;")
+    assert p.ok and p.n_statements == 2 and len(p.statements) == 2
+    assert p.expression is p.statements[0]
+
+
+def test_analysis_does_not_mutate_cached_ast(company):
+    sql = "SELECT T1.name FROM employees AS T1 WHERE T1.salary > 1"
+    before = parse_sql(sql).expression.sql()
+    find_hallucinations(sql, company)
+    clause_components(sql)
+    referenced_tables(sql)
+    assert parse_sql(sql).expression.sql() == before
+
+
+# -------------------------------------------------------------------- hallucinations
+def test_seed_example_is_exactly_one_table(employees_schema):
+    assert find_hallucinations("SELECT name FROM customers", employees_schema) == [("table", "customers")]
+    assert find_hallucinations("SELECT name FROM customers", employees_schema) == [
+        Hallucination("table", "customers")
+    ]
+
+
+def test_spider_double_quoted_string_is_not_a_hallucination(employees_schema):
+    assert find_hallucinations('SELECT name FROM employees WHERE name = "John"', employees_schema) == []
+
+
+def test_double_quoted_identifier_still_resolves_as_column(company):
+    # "hire date" is a real column: a double-quoted token that resolves is an identifier.
+    assert find_hallucinations('SELECT "hire date" FROM employees WHERE "Hire Date" > 1', company) == []
+    # qualified double quotes are never string literals
+    assert find_hallucinations('SELECT e."nope" FROM employees AS e', company) == [("column", "nope")]
+
+
+def test_unknown_column_and_valid_query(employees_schema):
+    assert find_hallucinations("SELECT bonus FROM employees", employees_schema) == [("column", "bonus")]
+    assert find_hallucinations("SELECT id, name, salary, department FROM employees", employees_schema) == []
+
+
+def test_distinct_elements_in_text_order(company):
+    sql = "SELECT foo, e.bar FROM employees AS e WHERE FOO > 1 AND e.BAR = 2"
+    assert find_hallucinations(sql, company) == [("column", "foo"), ("column", "bar")]
+    # unqualified `foo` is ambiguous once an unknown table is in scope; `e.bar` is not
+    sql = "SELECT foo, e.bar FROM employees AS e JOIN ghosts ON ghosts.x = e.id WHERE e.BAR = 2"
+    assert find_hallucinations(sql, company) == [("column", "bar"), ("table", "ghosts")]
+
+
+def test_columns_of_unknown_table_not_counted_again(company):
+    sql = "SELECT c.x, c.y, customers.z FROM customers AS c JOIN employees e ON c.id = e.id"
+    assert find_hallucinations(sql, company) == [("table", "customers")]
+
+
+def test_unqualified_column_with_unknown_table_is_ambiguous(company):
+    assert find_hallucinations("SELECT mystery FROM employees, customers", company) == [
+        ("table", "customers")
+    ]
+
+
+def test_aliases_are_not_schema_elements(company):
+    sql = (
+        "SELECT T1.name AS who, count(*) AS cnt FROM employees AS T1 JOIN departments AS T2 "
+        "ON T1.department_id = T2.id GROUP BY who HAVING cnt > 1 ORDER BY cnt DESC"
+    )
+    assert find_hallucinations(sql, company) == []
+
+
+def test_wrong_column_through_alias(company):
+    sql = "SELECT T2.salary FROM employees AS T1 JOIN departments AS T2 ON T1.department_id = T2.id"
+    assert find_hallucinations(sql, company) == [("column", "salary")]
+
+
+def test_qualifier_not_in_scope(company):
+    assert find_hallucinations("SELECT x.name FROM employees", company) == [("table", "x")]
+    # a real table that is not in FROM: the column reference resolves to nothing
+    assert find_hallucinations("SELECT departments.budget FROM employees", company) == [("column", "budget")]
+
+
+def test_cte_and_recursive_cte(company):
+    sql = "WITH top AS (SELECT name, salary AS pay FROM employees) SELECT top.name, pay, missing FROM top"
+    assert find_hallucinations(sql, company) == [("column", "missing")]
+    rec = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 5) SELECT n FROM c"
+    assert find_hallucinations(rec, company) == []
+    assert (
+        find_hallucinations("WITH Top AS (SELECT * FROM employees) SELECT anything FROM TOP", company) == []
+    )
+
+
+def test_derived_table_columns(company):
+    sql = "SELECT sub.name, sub.salary FROM (SELECT name FROM employees) AS sub"
+    assert find_hallucinations(sql, company) == [("column", "salary")]
+
+
+def test_subquery_and_correlated_subquery(company):
+    sql = (
+        "SELECT name FROM employees AS e WHERE salary > (SELECT avg(salary) FROM employees AS e2 "
+        "WHERE e2.department = e.department) AND department_id IN (SELECT id FROM departments WHERE budgt > 1)"
+    )
+    assert find_hallucinations(sql, company) == [("column", "budgt")]
+
+
+def test_using_join(company):
+    assert find_hallucinations("SELECT name FROM employees JOIN departments USING (id)", company) == []
+    assert find_hallucinations("SELECT name FROM employees JOIN departments USING (salary)", company) == [
+        ("column", "salary")
+    ]
+
+
+def test_stars(company):
+    assert find_hallucinations("SELECT *, e.*, d.* FROM employees e JOIN departments d ON 1", company) == []
+    assert find_hallucinations("SELECT q.* FROM employees", company) == [("table", "q")]
+    assert find_hallucinations("SELECT count(*) FROM employees", company) == []
+
+
+def test_case_insensitive_everywhere(company):
+    sql = "SELECT E.NAME, Salary FROM EMPLOYEES e WHERE e.Department_ID = 1 ORDER BY ROWID"
+    assert find_hallucinations(sql, company) == []
+
+
+@pytest.mark.parametrize(
+    "quoted", ["`hire date`", "[hire date]", '"hire date"', "e.`hire date`", "e.[Hire Date]"]
+)
+def test_quoted_identifiers(company, quoted):
+    assert find_hallucinations(f"SELECT {quoted} FROM employees AS e", company) == []
+
+
+@pytest.mark.parametrize("quoted", ["`fire date`", "[fire date]"])
+def test_backtick_and_bracket_unknown_column_counts(company, quoted):
+    assert find_hallucinations(f"SELECT {quoted} FROM employees", company) == [("column", "fire date")]
+
+
+def test_unparseable_sql_has_no_hallucinations(company):
+    assert find_hallucinations("SELEC name FROM (", company) == []
+    assert find_hallucinations("", company) == []
+
+
+def test_set_operations_and_multiple_statements(company):
+    assert find_hallucinations("SELECT name FROM employees UNION SELECT title FROM departments", company) == [
+        ("column", "title")
+    ]
+    assert find_hallucinations("SELECT 1; SELECT x FROM nowhere", company) == [("table", "nowhere")]
+
+
+def test_dml_target_is_checked(company):
+    assert find_hallucinations("UPDATE employees SET bonus = 1 WHERE id = 2", company) == [
+        ("column", "bonus")
+    ]
+    assert find_hallucinations("DELETE FROM staff WHERE id = 2", company) == [("table", "staff")]
+
+
+def test_schema_forms_are_equivalent(employees_db, company):
+    sql = "SELECT name, budget, nope FROM employees JOIN departments ON department_id = departments.id"
+    expected = [("column", "nope")]
+    assert find_hallucinations(sql, company) == expected
+    assert find_hallucinations(sql, str(employees_db)) == expected
+    assert find_hallucinations(sql, company.to_dict()) == expected
+
+
+def test_bad_schema_raises_schema_error():
+    with pytest.raises(SchemaError):
+        find_hallucinations("SELECT 1", 42)
+
+
+def test_hallucinations_agree_with_sqlite(employees_db, company):
+    """Where our analysis finds nothing, SQLite prepares the query; where it finds something, SQLite fails."""
+    con = sqlite3.connect(employees_db)
+    queries = [
+        "SELECT e.name FROM employees AS e WHERE e.salary > (SELECT avg(salary) FROM employees)",
+        "SELECT d.name, count(*) AS n FROM departments d JOIN employees e ON e.department_id = d.id GROUP BY d.name HAVING n > 0",
+        "WITH x AS (SELECT id FROM departments) SELECT * FROM x",
+        "SELECT e.nam FROM employees AS e",
+        "SELECT name FROM staff",
+        "SELECT salary FROM departments",
+    ]
+    try:
+        for q in queries:
+            found = find_hallucinations(q, company)
+            try:
+                con.execute("EXPLAIN " + q)
+                ok = True
+            except sqlite3.OperationalError:
+                ok = False
+            assert ok == (found == []), (q, found)
+    finally:
+        con.close()
+
+
+def test_referenced_tables():
+    sql = "WITH c AS (SELECT * FROM Orders) SELECT * FROM c JOIN Customers AS k ON 1 WHERE x IN (SELECT y FROM items)"
+    assert referenced_tables(sql) == {"orders", "customers", "items"}
+    assert referenced_tables("not sql at all (") == set()
+
+
+# --------------------------------------------------------------- clause components
+BASE = (
+    "SELECT T1.name, T2.budget FROM employees AS T1 JOIN departments AS T2 ON T1.department_id = T2.id "
+    "WHERE T2.budget > 1000 AND T1.salary < 50"
+)
+
+
+def test_components_content():
+    c = clause_components(BASE)
+    assert isinstance(c, ClauseComponents)
+    assert c.select == {"employees.name", "departments.budget"}
+    assert c.where == {"1000 < departments.budget", "employees.salary < 50"}
+    assert c.joins == {"employees", "departments", "on departments.id = employees.department_id"}
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        # reordered SELECT items and AND-ed predicates
+        "SELECT T2.budget, T1.name FROM employees AS T1 JOIN departments AS T2 ON T1.department_id = T2.id "
+        "WHERE T1.salary < 50 AND T2.budget > 1000",
+        # swapped operands of = and of a comparison (a < b == b > a)
+        "SELECT T1.name, T2.budget FROM employees AS T1 JOIN departments AS T2 ON T2.id = T1.department_id "
+        "WHERE 1000 < T2.budget AND 50 > T1.salary",
+        # different aliases, no aliases, join order
+        "SELECT e.name, d.budget FROM departments d JOIN employees e ON e.department_id = d.id "
+        "WHERE d.budget > 1000 AND e.salary < 50",
+        "SELECT employees.name, departments.budget FROM employees JOIN departments "
+        "ON employees.department_id = departments.id WHERE departments.budget > 1000 AND employees.salary < 50",
+        # letter case and parentheses
+        "select t1.NAME, t2.Budget from EMPLOYEES as t1 join Departments as T2 on (t1.department_id = t2.ID) "
+        "where (T2.budget > 1000) and t1.salary < 50",
+    ],
+)
+def test_components_invariance(variant):
+    assert clause_components(variant) == clause_components(BASE)
+
+
+@pytest.mark.parametrize(
+    "variant, clause",
+    [
+        (BASE.replace("T1.salary < 50", "T1.salary <= 50"), "where"),
+        (BASE.replace("T1.salary < 50", "T1.salary > 50"), "where"),
+        (BASE.replace("T2.budget > 1000", "T2.budget > 999"), "where"),
+        (BASE.replace("T2.budget FROM", "T2.name FROM"), "select"),
+        (BASE.replace("JOIN", "LEFT JOIN"), "joins"),
+        (BASE.replace("T1.department_id = T2.id", "T1.id = T2.id"), "joins"),
+    ],
+)
+def test_components_sensitivity(variant, clause):
+    a, b = clause_components(BASE), clause_components(variant)
+    assert getattr(a, clause) != getattr(b, clause)
+    for other in {"select", "where", "joins"} - {clause}:
+        assert getattr(a, other) == getattr(b, other)
+
+
+def test_components_string_literal_case_kept_and_spider_quotes():
+    a = clause_components("SELECT name FROM employees WHERE name = 'John'")
+    assert a.where == {"'John' = employees.name"}
+    assert clause_components('SELECT name FROM employees WHERE name = "John"') == a
+    assert clause_components("SELECT name FROM employees WHERE name = 'john'") != a
+
+
+def test_components_unqualified_single_table_equals_qualified():
+    assert clause_components("SELECT name FROM employees WHERE salary > 3") == clause_components(
+        "SELECT e.name FROM employees e WHERE e.salary > 3"
+    )
+
+
+def test_components_in_list_and_or_order():
+    a = clause_components("SELECT a FROM t WHERE x IN (1, 2) AND (y = 1 OR z = 2)")
+    b = clause_components("SELECT a FROM t WHERE (z = 2 OR y = 1) AND x IN (2, 1)")
+    assert a == b and len(a.where) == 2
+
+
+def test_components_subquery_aliases_resolved():
+    a = clause_components(
+        "SELECT name FROM employees WHERE id IN (SELECT T1.id FROM departments AS T1 WHERE T1.budget > 5)"
+    )
+    b = clause_components(
+        "SELECT name FROM employees WHERE id IN (SELECT d.id FROM departments d WHERE 5 < d.budget)"
+    )
+    assert a == b
+
+
+def test_components_absent_clauses_and_unparseable():
+    c = clause_components("SELECT count(*) FROM employees")
+    assert c.where == frozenset() and c.select == {"count(*)"} and c.joins == {"employees"}
+    assert clause_components("SELEC garbage (") is None
+    assert clause_components("") is None
+
+
+def test_components_set_operation_merges_arms():
+    c = clause_components("SELECT a FROM t WHERE x = 1 UNION SELECT b FROM u")
+    assert c.select == {"t.a", "u.b"} and c.where == {"1 = t.x"} and c.joins == {"t", "u"}
+
+
+# ---------------------------------------------------------------------- robustness
+SQL_TOKENS = st.sampled_from(
+    [
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "JOIN",
+        "ON",
+        "AND",
+        "OR",
+        "employees",
+        "departments",
+        "e",
+        "name",
+        "x.",
+        "(",
+        ")",
+        ",",
+        "*",
+        "=",
+        "'s'",
+        '"John"',
+        "`id`",
+        "[id]",
+        "1",
+        "AS",
+        "WITH",
+        "UNION",
+        "IN",
+        ";",
+        "GROUP BY",
+        "USING",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.lists(SQL_TOKENS, max_size=25).map(" ".join)))
+def test_analysis_never_raises(employees_schema, sql):
+    found = find_hallucinations(sql, employees_schema)
+    assert all(isinstance(h, Hallucination) and h.kind in ("table", "column") for h in found)
+    assert len({(h.kind, h.name.lower()) for h in found}) == len(found)
+    comps = clause_components(sql)
+    assert comps is None or isinstance(comps, ClauseComponents)
+    assert (comps is None) == (not parse_sql(sql).ok)
+
+
+def test_deeply_nested_input_does_not_raise(employees_schema):
+    sql = "SELECT " + "(" * 3000 + "1" + ")" * 3000 + " FROM employees"
+    assert isinstance(find_hallucinations(sql, employees_schema), list)
+    clause_components(sql)
