@@ -395,3 +395,10 @@ def test_deeply_nested_input_does_not_raise(employees_schema):
     sql = "SELECT " + "(" * 3000 + "1" + ")" * 3000 + " FROM employees"
     assert isinstance(find_hallucinations(sql, employees_schema), list)
     clause_components(sql)
+
+
+def test_trailing_comment_after_semicolon_is_not_a_statement():
+    from sqlr1x.sql.analysis import parse_sql
+
+    assert parse_sql("SELECT 1; -- done").n_statements == 1
+    assert parse_sql("SELECT 1; SELECT 2 -- two").n_statements == 2

@@ -71,7 +71,10 @@ def parse_sql(sql: str | ParsedSQL) -> ParsedSQL:
 @lru_cache(maxsize=65536)
 def _parse_cached(sql: str) -> ParsedSQL:
     try:
-        statements = tuple(s for s in sqlglot.parse(sql, read=DIALECT) if s is not None)
+        # `SELECT 1; -- c` parses to [Select, Semicolon]: the trailing comment is not a statement.
+        statements = tuple(
+            s for s in sqlglot.parse(sql, read=DIALECT) if s is not None and not isinstance(s, exp.Semicolon)
+        )
     except SqlglotError as e:
         return ParsedSQL(sql, None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", 0)
     except (RecursionError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:

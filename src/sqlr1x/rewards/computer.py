@@ -1,0 +1,373 @@
+"""The reward computer: SQL-R1 baseline plus the schema, structural and syntax components.
+
+``total = baseline_total + schema + structural + syntax``; with ``enable_enhanced=False`` the
+components are 0 and ``total == baseline_total``.
+
+Each completion is extracted and parsed once; the parse is shared by the three components. The
+components score the extracted SQL whenever there is one (also when the strict SQL-R1 format check
+failed and the SQL came from the extractor's fallbacks), so a seed-style call with a bare SQL
+string still gets its dense signal; the baseline's -1 for a format failure dominates anyway.
+
+Never raises: ``None``, bytes, non-UTF-8, megabyte strings, unusable schemas or ground truths
+all give a defined reward and a ``reason`` (logged on ``logging.getLogger("sqlr1x.rewards")``).
+An input without usable SQL gets the baseline's format-failure value (-1) and components 0; a
+schema that cannot be used gives ``schema = 0``; a ``baseline_reward_fn`` that raises gives
+``baseline_total = -1``.
+
+Example::
+
+    >>> computer = EnhancedRewardComputer(baseline_reward_fn=lambda solution_str, ground_truth: 1.0)
+    >>> r = computer.compute_reward("SELECT name FROM customers", "SELECT name FROM employees",
+    ...     schema={'tables': {'employees': {'columns': ['id', 'name', 'salary', 'department']}}})
+    >>> r.baseline_total, r.schema, r.syntax
+    (1.0, -0.5, 0.2)
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlr1x.db.executor import ExecResult, SQLiteExecutor
+from sqlr1x.rewards._common import as_text, coerce_schema, parse_ground_truth, resolve_db_path
+from sqlr1x.rewards.baseline import FORMAT_REWARD, BaselineJob, SQLR1Baseline
+from sqlr1x.rewards.schema_aware import SchemaAwareReward, distinct_hallucinations
+from sqlr1x.rewards.structural import StructuralDiff, StructuralReward
+from sqlr1x.rewards.syntax import EnhancedSyntaxReward, SyntaxCheck, check_syntax
+from sqlr1x.sql.analysis import Hallucination, parse_sql
+from sqlr1x.sql.extract import extract_answer
+
+logger = logging.getLogger("sqlr1x.rewards")
+
+# Longer SQL is still executed by the baseline but not analysed (sqlglot on megabytes takes seconds).
+MAX_ANALYSED_SQL_CHARS = 100_000
+
+
+@dataclass
+class RewardResult:
+    """One completion's reward: the total, its terms, and what they were computed from."""
+
+    total: float
+    baseline_total: float
+    schema: float = 0.0
+    structural: float = 0.0
+    syntax: float = 0.0
+    baseline: dict = field(default_factory=dict)
+    hallucinations: list[Hallucination] = field(default_factory=list)
+    sql: str | None = None
+    reason: str = ""
+    syntax_valid: bool = False
+    structural_diff: StructuralDiff | None = None
+    syntax_check: SyntaxCheck | None = None
+
+    @property
+    def components(self) -> dict[str, float]:
+        return {"schema": self.schema, "structural": self.structural, "syntax": self.syntax}
+
+    @property
+    def format_ok(self) -> bool:
+        return self.baseline.get("format", 0.0) > 0
+
+    @property
+    def executable(self) -> bool:
+        return self.baseline.get("status") in ("match", "mismatch", "empty_match")
+
+    @property
+    def correct(self) -> bool:
+        return self.baseline.get("status") == "match"
+
+    def to_dict(self) -> dict:
+        """JSON-friendly view (hallucinations as ``[kind, name]`` pairs, diff as lists)."""
+        d = {
+            "total": self.total,
+            "baseline_total": self.baseline_total,
+            "schema": self.schema,
+            "structural": self.structural,
+            "syntax": self.syntax,
+            "baseline": dict(self.baseline),
+            "hallucinations": [list(h) for h in self.hallucinations],
+            "sql": self.sql,
+            "reason": self.reason,
+            "syntax_valid": self.syntax_valid,
+        }
+        if self.structural_diff is not None:
+            d["structural_diff"] = {
+                c.clause: {k: sorted(v) if isinstance(v, frozenset) else v for k, v in asdict(c).items()}
+                for c in self.structural_diff.clauses
+            }
+        return d
+
+
+@dataclass
+class _Item:
+    """A batch entry after input hygiene."""
+
+    text: str
+    ground_truth: Any
+    schema: Any
+    db_path: str | None
+    prefilled_think: bool
+    extra: dict
+    reasons: list[str]
+
+
+def _accepts(fn: Callable, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind is p.VAR_KEYWORD or p.name == name for p in params)
+
+
+class EnhancedRewardComputer:
+    """Combine a baseline reward with the three dense components (seed API, plus batch scoring).
+
+    ``baseline_reward_fn`` is any ``(solution_str, ground_truth, **kw) -> float | dict`` (a dict
+    must hold ``"score"``); ``None`` means :class:`~sqlr1x.rewards.baseline.SQLR1Baseline` built
+    from ``timeout``, ``empty_result_guard`` and ``db_root``. With an ``SQLR1Baseline`` the batch
+    method executes all queries of a batch in parallel processes, each distinct query once.
+    """
+
+    def __init__(
+        self,
+        baseline_reward_fn: Callable[..., float | dict] | None = None,
+        enable_enhanced: bool = True,
+        schema_weight: float = -0.5,
+        structural_select_weight: float = 0.3,
+        structural_where_weight: float = 0.3,
+        structural_join_weight: float = 0.2,
+        syntax_weight: float = 0.2,
+        *,
+        db_root: str | os.PathLike | None = None,
+        timeout: float = 30.0,
+        empty_result_guard: bool = False,
+        executor: SQLiteExecutor | None = None,
+        workers: int | None = None,
+        prefilled_think: bool = False,
+    ) -> None:
+        if baseline_reward_fn is None:
+            baseline_reward_fn = SQLR1Baseline(
+                timeout=timeout, empty_result_guard=empty_result_guard, executor=executor, db_root=db_root
+            )
+        self.baseline_reward_fn = baseline_reward_fn
+        self.enable_enhanced = bool(enable_enhanced)
+        self.schema_reward = SchemaAwareReward(weight=schema_weight)
+        self.structural_reward = StructuralReward(
+            select_weight=structural_select_weight,
+            where_weight=structural_where_weight,
+            join_weight=structural_join_weight,
+        )
+        self.syntax_reward = EnhancedSyntaxReward(weight=syntax_weight)
+        self.db_root = db_root if db_root is not None else getattr(baseline_reward_fn, "db_root", None)
+        self.workers = workers
+        self.prefilled_think = bool(prefilled_think)
+
+    # -- public API -------------------------------------------------------------------------------------
+    def compute_reward(
+        self, solution_str: Any, ground_truth: Any, schema: Any = None, **kw: Any
+    ) -> RewardResult:
+        """Score one completion. ``kw``: ``db_path``, ``prefilled_think``; others go to a custom baseline."""
+        item = {"solution_str": solution_str, "ground_truth": ground_truth, "schema": schema, **kw}
+        return self.compute_rewards([item])[0]
+
+    def compute_rewards(self, items: Iterable[Mapping[str, Any]]) -> list[RewardResult]:
+        """Score a batch of ``{"solution_str", "ground_truth", "schema"?, "db_path"?, "prefilled_think"?}``.
+
+        With the SQL-R1 baseline, every distinct (database, query) of the batch is executed once,
+        in parallel processes when there are enough; gold results go through the executor's cache.
+        """
+        prepared = [self._normalise(item) for item in items]
+        if isinstance(self.baseline_reward_fn, SQLR1Baseline):
+            baselines = self._batch_baseline(prepared)
+        else:
+            baselines = [self._custom_baseline(it) for it in prepared]
+        return [self._finish(it, b) for it, b in zip(prepared, baselines, strict=True)]
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _normalise(self, item: Any) -> _Item:
+        if not isinstance(item, Mapping):
+            item = {"solution_str": item, "ground_truth": None}
+        text, reason = as_text(item.get("solution_str"))
+        extra = {
+            k: v
+            for k, v in item.items()
+            if k not in ("solution_str", "ground_truth", "schema", "db_path", "prefilled_think")
+        }
+        db_path = item.get("db_path")
+        db_path = (
+            os.fspath(db_path) if isinstance(db_path, (str, os.PathLike)) and os.fspath(db_path) else None
+        )
+        prefilled = item.get("prefilled_think")
+        return _Item(
+            text=text,
+            ground_truth=item.get("ground_truth"),
+            schema=item.get("schema"),
+            db_path=db_path,
+            prefilled_think=self.prefilled_think if prefilled is None else bool(prefilled),
+            extra=extra,
+            reasons=[reason] if reason else [],
+        )
+
+    def _custom_baseline(self, item: _Item) -> dict:
+        fn = self.baseline_reward_fn
+        kw = dict(item.extra)
+        if item.db_path is not None:
+            kw["db_path"] = item.db_path
+        if item.prefilled_think:
+            kw["prefilled_think"] = True
+        kw = {k: v for k, v in kw.items() if _accepts(fn, k)}
+        try:
+            value = fn(item.text, item.ground_truth, **kw)
+            if isinstance(value, Mapping):
+                out = dict(value)
+                out["score"] = float(out["score"])
+            else:
+                out = {"score": float(value)}
+            if not math.isfinite(out["score"]):
+                raise ValueError(f"non-finite baseline reward {out['score']!r}")
+            return out
+        except Exception as exc:
+            logger.warning("baseline_reward_fn failed (%r); using the format-failure reward -1", exc)
+            return {
+                "score": -FORMAT_REWARD,
+                "status": "baseline_error",
+                "reason": f"baseline_reward_fn failed: {exc!r}",
+            }
+
+    def _batch_baseline(self, items: list[_Item]) -> list[dict]:
+        baseline: SQLR1Baseline = self.baseline_reward_fn  # type: ignore[assignment]
+        jobs: list[BaselineJob | None] = []
+        for it in items:
+            try:
+                jobs.append(
+                    baseline.prepare(
+                        it.text, it.ground_truth, db_path=it.db_path, prefilled_think=it.prefilled_think
+                    )
+                )
+            except Exception as exc:
+                logger.warning("SQL-R1 baseline could not prepare a sample: %r", exc, exc_info=True)
+                jobs.append(None)
+        pred_keys = {(j.db_path, j.exec_pred) for j in jobs if j is not None and j.needs_execution}
+        gold_keys = {(j.db_path, j.exec_gold) for j in jobs if j is not None and j.needs_execution}
+        results = self._execute(baseline.executor, sorted(pred_keys - gold_keys), sorted(gold_keys))
+        out = []
+        for job in jobs:
+            if job is None:
+                out.append(self._internal_error("could not prepare the sample"))
+                continue
+            try:
+                if job.needs_execution:
+                    pred = results.get((job.db_path, job.exec_pred))
+                    gold = results.get((job.db_path, job.exec_gold))
+                    out.append(baseline.score(job, pred, gold))
+                else:
+                    out.append(baseline.score(job, None, None))
+            except Exception as exc:
+                logger.warning("SQL-R1 baseline scoring failed: %r", exc, exc_info=True)
+                out.append(self._internal_error(repr(exc)))
+        return out
+
+    def _execute(
+        self, executor: SQLiteExecutor, preds: list[tuple[str, str]], golds: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], ExecResult]:
+        """Execute distinct queries; a prediction identical to a gold query reuses the gold's result."""
+        results: dict[tuple[str, str], ExecResult] = {}
+        try:
+            # The executor runs small batches in-process and hands big ones to its process pool.
+            for key, res in zip(
+                golds, executor.execute_many(golds, workers=self.workers, cache=True), strict=True
+            ):
+                results[key] = res
+            for key, res in zip(
+                preds, executor.execute_many(preds, workers=self.workers, cache=False), strict=True
+            ):
+                results[key] = res
+        except Exception as exc:  # a broken pool must not take the trainer down
+            logger.warning("batch execution failed (%r); falling back to sequential execution", exc)
+            for key in golds + preds:
+                if key not in results:
+                    try:
+                        results[key] = executor.execute(*key)
+                    except Exception as inner:
+                        logger.warning("execution failed: %r", inner)
+        return results
+
+    @staticmethod
+    def _internal_error(reason: str) -> dict:
+        return {
+            "score": -FORMAT_REWARD,
+            "format": -FORMAT_REWARD,
+            "exec": 0.0,
+            "result": 0.0,
+            "length": 0.0,
+            "status": "internal_error",
+            "reason": f"internal error: {reason}",
+            "sql": None,
+            "pred_error": None,
+            "gold_error": None,
+        }
+
+    def _finish(self, item: _Item, baseline: dict) -> RewardResult:
+        reasons = list(item.reasons)
+        baseline_total = float(baseline.get("score", -FORMAT_REWARD))
+        if baseline.get("reason") and baseline.get("status") not in ("match",):
+            reasons.append(str(baseline["reason"]))
+        sql = baseline.get("sql")
+        if sql is None:
+            sql = extract_answer(item.text, prefilled_think=item.prefilled_think).sql
+        sql = sql.strip() if isinstance(sql, str) and sql.strip() else None
+        result = RewardResult(total=baseline_total, baseline_total=baseline_total, baseline=baseline, sql=sql)
+        if self.enable_enhanced:
+            try:
+                self._components(result, item, reasons)
+            except Exception as exc:
+                logger.warning("enhanced components failed: %r", exc, exc_info=True)
+                reasons.append(f"components failed: {exc!r}")
+                result.schema = result.structural = result.syntax = 0.0
+        result.total = result.baseline_total + result.schema + result.structural + result.syntax
+        result.reason = "; ".join(dict.fromkeys(r for r in reasons if r))
+        if result.reason:
+            logger.debug("reward %.3f: %s", result.total, result.reason)
+        return result
+
+    def _components(self, result: RewardResult, item: _Item, reasons: list[str]) -> None:
+        sql = result.sql
+        if sql is None:
+            reasons.append("no SQL to analyse")
+            return
+        if len(sql) > MAX_ANALYSED_SQL_CHARS:
+            reasons.append(f"SQL longer than {MAX_ANALYSED_SQL_CHARS} characters is not analysed")
+            return
+        parsed = parse_sql(sql)
+        check = check_syntax(parsed)
+        result.syntax_check = check
+        result.syntax_valid = check.valid
+        result.syntax = self.syntax_reward.weight if check.valid else 0.0
+
+        truth = parse_ground_truth(item.ground_truth)
+        if truth.sql is not None and len(truth.sql) <= MAX_ANALYSED_SQL_CHARS:
+            diff = self.structural_reward.diff(parsed, parse_sql(truth.sql))
+            result.structural_diff = diff
+            result.structural = diff.score
+        else:
+            reasons.append("no gold SQL for the structural reward")
+
+        db_path = resolve_db_path(item.db_path, truth, self.db_root)
+        schema, why = coerce_schema(item.schema, db_path)
+        if schema is None:
+            reasons.append(f"schema reward skipped: {why}")
+            return
+        result.hallucinations = distinct_hallucinations(parsed, schema)
+        result.schema = self.schema_reward.score(len(result.hallucinations))
+
+    def __repr__(self) -> str:
+        return (
+            f"EnhancedRewardComputer(baseline_reward_fn={self.baseline_reward_fn!r}, "
+            f"enable_enhanced={self.enable_enhanced}, schema={self.schema_reward!r}, "
+            f"structural={self.structural_reward!r}, syntax={self.syntax_reward!r})"
+        )
