@@ -124,8 +124,15 @@ def generate(
     return out
 
 
+def load_vllm(model_path: str, *, seed: int = 0, gpu_memory_utilization: float = 0.85) -> Any:
+    """Load a local model folder into a vLLM engine once, for repeated ``generate_vllm`` calls."""
+    from vllm import LLM
+
+    return LLM(model=str(model_path), seed=seed, gpu_memory_utilization=gpu_memory_utilization)
+
+
 def generate_vllm(
-    model_path: str,
+    llm: Any,
     prompts: Sequence[str],
     *,
     n: int = 1,
@@ -133,12 +140,10 @@ def generate_vllm(
     max_new_tokens: int = 256,
     top_p: float = 1.0,
     seed: int | None = None,
-    gpu_memory_utilization: float = 0.85,
 ) -> list[list[str]]:
-    """Generate with vLLM from a local model folder (GPU only); same output shape as ``generate``."""
-    from vllm import LLM, SamplingParams
+    """Generate with a vLLM engine (``load_vllm``; GPU only); same output shape as ``generate``."""
+    from vllm import SamplingParams
 
-    llm = LLM(model=str(model_path), seed=seed or 0, gpu_memory_utilization=gpu_memory_utilization)
     greedy = temperature <= 0
     params = SamplingParams(
         n=1 if greedy else n,

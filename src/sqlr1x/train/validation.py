@@ -1,0 +1,163 @@
+"""Periodic validation during training: greedy generation on ``eval_size`` examples of the eval
+split, scored by the evaluation code (execution accuracy, hallucination rate, syntax-error rate).
+
+Example::
+
+    from sqlr1x.train.validation import validate
+    metrics = validate(model, tokenizer, examples[:50])
+    metrics["execution_accuracy"], metrics["hallucination_rate"], metrics["syntax_error_rate"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from transformers import TrainerCallback
+
+__all__ = ["ValidationCallback", "render_prompts", "validate"]
+
+# our names for the eval metrics (sqlr1x.eval.metrics.summary keys)
+_RENAME = {
+    "ex_spider": "execution_accuracy",
+    "ex_bird": "execution_accuracy_bird",
+    "hallucination_rate": "hallucination_rate",
+    "syntax_error_rate": "syntax_error_rate",
+    "exec_error_rate": "exec_error_rate",
+    "format_valid_rate": "format_valid_rate",
+    "structural": "structural",
+    "completion_chars": "completion_chars",
+}
+
+
+def render_prompts(
+    examples: Sequence[Any],
+    tokenizer: Any,
+    *,
+    style: str = "sqlr1",
+    max_prompt_length: int | None = None,
+    sample_rows: int = 0,
+) -> list[str]:
+    """Training-format prompt texts (``<think>`` pre-filled) for ``examples`` (``sqlr1x.data.prompt``)."""
+    from sqlr1x.data.prompt import render_prompts as _render
+
+    rendered, _ = _render(
+        examples,
+        tokenizer,
+        style=style,
+        max_prompt_length=max_prompt_length,
+        sample_rows=sample_rows,
+        training=True,
+    )
+    return [p.text for p in rendered]
+
+
+def validate(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Any],
+    *,
+    prompts: Sequence[str] | None = None,
+    max_new_tokens: int = 256,
+    batch_size: int = 32,
+    style: str = "sqlr1",
+    max_prompt_length: int | None = None,
+    return_scores: bool = False,
+) -> dict[str, Any]:
+    """Greedy-decode one completion per example and score it with ``sqlr1x.eval.metrics``.
+
+    Returns a flat dict: ``execution_accuracy`` (Spider semantics), ``execution_accuracy_bird``,
+    ``hallucination_rate``, ``syntax_error_rate``, ``exec_error_rate``, ``format_valid_rate``,
+    ``structural``, ``completion_chars`` and ``n``; with ``return_scores`` also ``scores``.
+    """
+    from sqlr1x.eval.generate import generate
+    from sqlr1x.eval.metrics import aggregate, score_completion, summary
+
+    if not examples:
+        return {"n": 0}
+    if prompts is None:
+        prompts = render_prompts(examples, tokenizer, style=style, max_prompt_length=max_prompt_length)
+    outs = generate(
+        model,
+        tokenizer,
+        list(prompts),
+        n=1,
+        temperature=0.0,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+    )
+    scores = [
+        score_completion(ex, out[0], prefilled_think=True) for ex, out in zip(examples, outs, strict=True)
+    ]
+    flat = summary(aggregate(scores, n_boot=20))
+    result: dict[str, Any] = {_RENAME.get(k, k): v for k, v in flat.items() if k in _RENAME}
+    result["n"] = len(scores)
+    if return_scores:
+        result["scores"] = scores
+    return result
+
+
+class ValidationCallback(TrainerCallback):
+    """Every ``eval_interval`` optimizer steps (and at the end), validate and log under ``eval/``.
+
+    ``logger`` is a ``MetricsLogger``; ``history`` keeps ``(step, metrics)`` pairs.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        examples: Sequence[Any],
+        *,
+        eval_interval: int,
+        logger: Any = None,
+        max_new_tokens: int = 256,
+        batch_size: int = 32,
+        style: str = "sqlr1",
+        max_prompt_length: int | None = None,
+        step_offset: int = 0,
+        on_result: Any = None,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.examples = list(examples)
+        self.eval_interval = eval_interval
+        self.logger = logger
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size
+        self.style = style
+        self.max_prompt_length = max_prompt_length
+        self.step_offset = step_offset
+        self.on_result = on_result
+        self.history: list[tuple[int, dict[str, Any]]] = []
+        self._prompts: list[str] | None = None
+        self._last_step = -1
+
+    def run(self, model: Any, step: int) -> dict[str, Any]:
+        if self._prompts is None:
+            self._prompts = render_prompts(
+                self.examples, self.tokenizer, style=self.style, max_prompt_length=self.max_prompt_length
+            )
+        metrics = validate(
+            model,
+            self.tokenizer,
+            self.examples,
+            prompts=self._prompts,
+            max_new_tokens=self.max_new_tokens,
+            batch_size=self.batch_size,
+        )
+        self._last_step = step
+        self.history.append((step, metrics))
+        if self.logger is not None:
+            self.logger.log_metrics(
+                step + self.step_offset, {f"eval/{k}": v for k, v in metrics.items()}, phase="eval"
+            )
+        if self.on_result is not None:
+            self.on_result(step, metrics)
+        return metrics
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):  # noqa: D102
+        if self.examples and model is not None and state.global_step % self.eval_interval == 0:
+            self.run(model, state.global_step)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):  # noqa: D102
+        if self.examples and model is not None and state.global_step != self._last_step:
+            self.run(model, state.global_step)
