@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"[train_colab] model={config.optimization.model_name} config={args.config} "
-            f"output={args.output_dir} (imports {time.time() - T0:.1f}s)"
+            f"output={args.output_dir}"
         )
         run_training(config, args.output_dir, resume=args.resume)
     except (ConfigError, ModelLoadError, FileNotFoundError) as exc:

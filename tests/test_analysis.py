@@ -402,3 +402,69 @@ def test_trailing_comment_after_semicolon_is_not_a_statement():
 
     assert parse_sql("SELECT 1; -- done").n_statements == 1
     assert parse_sql("SELECT 1; SELECT 2 -- two").n_statements == 2
+
+
+def _sqlite_rejects(db, sql: str) -> bool:
+    """SQLite refuses to compile ``sql`` (EXPLAIN only compiles; the connection is read-only)."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        con.execute("EXPLAIN " + sql)
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        con.close()
+
+
+def test_derived_table_and_cte_cannot_see_the_query_they_feed(employees_db, company):
+    # The outer query's source exposes `bonus` only because the inner query selects it: SQLite
+    # rejects both ("no such column: bonus"), so the inner reference is a hallucination.
+    for sql in (
+        "SELECT * FROM (SELECT bonus FROM employees)",
+        "WITH top AS (SELECT bonus FROM employees) SELECT bonus FROM top",
+    ):
+        assert _sqlite_rejects(employees_db, sql)
+        assert find_hallucinations(sql, company) == [("column", "bonus")], sql
+    # ...while a FROM subquery inside a correlated subquery still sees the queries further out.
+    sql = (
+        "SELECT name FROM employees AS e WHERE EXISTS "
+        "(SELECT * FROM (SELECT id FROM departments AS d WHERE d.id = e.department_id))"
+    )
+    assert not _sqlite_rejects(employees_db, sql)
+    assert find_hallucinations(sql, company) == []
+
+
+def test_set_operation_order_by_resolves_in_its_arms(employees_db, company):
+    ok = [
+        "SELECT name FROM employees UNION SELECT name FROM departments ORDER BY name",
+        "SELECT name AS who FROM employees EXCEPT SELECT name FROM departments ORDER BY who",
+        "SELECT salary FROM employees UNION SELECT budget FROM departments ORDER BY budget DESC LIMIT 1",
+    ]
+    for sql in ok:
+        assert not _sqlite_rejects(employees_db, sql)
+        assert find_hallucinations(sql, company) == [], sql
+    sql = "SELECT name FROM employees UNION SELECT name FROM departments ORDER BY bonus"
+    assert find_hallucinations(sql, company) == [("column", "bonus")]
+
+
+def test_recursive_cte_self_reference_uses_its_column_list(company):
+    sql = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 5) SELECT count(*) FROM c"
+    assert find_hallucinations(sql, company) == []
+    bad = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT c.m + 1 FROM c WHERE n < 5) SELECT n FROM c"
+    assert find_hallucinations(bad, company) == [("column", "m")]
+
+
+def test_components_not_like_spellings_are_one_predicate():
+    # sqlglot parses `x NOT LIKE p` as Like(negate=True) but `NOT x LIKE p` as Not(Like(...)).
+    a = clause_components("SELECT name FROM employees WHERE name NOT LIKE '%a%'")
+    assert a == clause_components("SELECT name FROM employees WHERE NOT name LIKE '%a%'")
+    assert a == clause_components('SELECT e.name FROM employees AS e WHERE e.name NOT LIKE "%a%"')
+    assert a != clause_components("SELECT name FROM employees WHERE name LIKE '%a%'")
+
+
+def test_insert_column_list_is_checked(employees_db, company):
+    sql = "INSERT INTO employees (name, bonus) VALUES ('x', 1)"
+    assert _sqlite_rejects(employees_db, sql)  # "table employees has no column named bonus"
+    assert find_hallucinations(sql, company) == [("column", "bonus")]
+    assert find_hallucinations("INSERT INTO employees (Name, \"hire date\") VALUES ('x', '2020')", company) == []
+    assert find_hallucinations("INSERT INTO staff (name) VALUES ('x')", company) == [("table", "staff")]

@@ -34,7 +34,10 @@ def test_latest_skips_half_written(tmp_path):
     (tmp_path / ".tmp-checkpoint-16" / "checkpoint-16").mkdir(parents=True)  # staging folder
     (tmp_path / "checkpoint-x").mkdir()
     assert find_latest_checkpoint(tmp_path) == good
-    assert [p.name for p in complete_checkpoints(tmp_path)] == ["checkpoint-2", "checkpoint-10"]  # numeric order
+    assert [p.name for p in complete_checkpoints(tmp_path)] == [
+        "checkpoint-2",
+        "checkpoint-10",
+    ]  # numeric order
     assert find_latest_checkpoint(tmp_path / "missing") is None
 
 

@@ -14,7 +14,9 @@ CORPUS = [
     "How many employees are in 'Sales'?",
     "The query reads the tables employees.\n</think>\n<answer>\n```sql\nSELECT COUNT(*) FROM employees\n```\n</answer>",
 ] * 20
-SPEC = TinySpec(vocab_size=400, hidden_size=32, intermediate_size=64, num_attention_heads=2, num_key_value_heads=1)
+SPEC = TinySpec(
+    vocab_size=400, hidden_size=32, intermediate_size=64, num_attention_heads=2, num_key_value_heads=1
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,9 @@ def test_saved_tokenizer_loads_unchanged_through_autotokenizer(tiny_dir):
 def test_chatml_template_and_generation_prompt(tiny_dir):
     tok = AutoTokenizer.from_pretrained(tiny_dir)
     text = tok.apply_chat_template(
-        [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}], tokenize=False, add_generation_prompt=True
+        [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}],
+        tokenize=False,
+        add_generation_prompt=True,
     )
     assert text == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"
     ids = tok(text)["input_ids"]

@@ -44,7 +44,9 @@ def test_cpu_turns_off_bf16_and_checkpointing(tmp_path):
     args = build_grpo_args(config, tmp_path)
     assert args.use_cpu and not args.bf16 and not args.fp16 and not args.gradient_checkpointing
     with pytest.warns(UserWarning, match="vLLM or CUDA is missing"):
-        args = build_grpo_args(load_config(ROOT / "configs/train_24gb.yaml", ["optimization.use_vllm=true"]), tmp_path)
+        args = build_grpo_args(
+            load_config(ROOT / "configs/train_24gb.yaml", ["optimization.use_vllm=true"]), tmp_path
+        )
     assert not args.use_vllm
 
 
@@ -68,7 +70,9 @@ def test_hub_name_offline_gives_clear_error(tmp_path, monkeypatch):
 def _run(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_train_colab_reports_errors_without_traceback(tmp_path):
@@ -77,8 +81,16 @@ def test_train_colab_reports_errors_without_traceback(tmp_path):
     res = _run("train_colab.py", "--config", str(bad), "--output-dir", str(tmp_path / "o"))
     assert res.returncode == 2
     assert "did you mean 'schema_weight'" in res.stderr and "Traceback" not in res.stderr
-    res = _run("train_colab.py", "--model", "Qwen/Qwen2.5-Coder-3B-Instruct-not-cached", "--config",
-               "configs/demo.yaml", "--output-dir", str(tmp_path / "o"), "--demo")
+    res = _run(
+        "train_colab.py",
+        "--model",
+        "Qwen/Qwen2.5-Coder-3B-Instruct-not-cached",
+        "--config",
+        "configs/demo.yaml",
+        "--output-dir",
+        str(tmp_path / "o"),
+        "--demo",
+    )
     assert res.returncode == 2, res.stderr[-2000:]
     assert "--model tiny" in res.stderr and "Traceback" not in res.stderr
 

@@ -51,9 +51,16 @@ def test_demo_pipeline_short(tmp_path):
     assert phases == {"sft", "grpo", "eval"}
     grpo = [r for r in rows if r["phase"] == "grpo" and "reward" in r]
     assert [r["step"] for r in grpo] == [1, 2, 3, 4]
-    for key in ("rewards/sqlr1_baseline/mean", "rewards/schema_hallucination/std", "rewards/structural/mean",
-                "rewards/syntax/mean", "sqlr1x/hallucination_rate", "sqlr1x/syntax_valid_rate",
-                "completions/mean_length", "learning_rate"):
+    for key in (
+        "rewards/sqlr1_baseline/mean",
+        "rewards/schema_hallucination/std",
+        "rewards/structural/mean",
+        "rewards/syntax/mean",
+        "sqlr1x/hallucination_rate",
+        "sqlr1x/syntax_valid_rate",
+        "completions/mean_length",
+        "learning_rate",
+    ):
         assert key in grpo[-1], key
     evals = [r for r in rows if r["phase"] == "eval"]
     assert [r["step"] for r in evals] == [0, 2, 4]
@@ -65,9 +72,13 @@ def test_demo_pipeline_short(tmp_path):
 
 
 def test_summary_start_end_and_moving_average():
-    rows = [{"phase": "grpo", "step": i, "reward": float(i), "rewards/syntax/mean": 0.1} for i in range(1, 21)]
-    rows += [{"phase": "eval", "step": 0, "eval/execution_accuracy": 0.2},
-             {"phase": "eval", "step": 20, "eval/execution_accuracy": 0.5}]
+    rows = [
+        {"phase": "grpo", "step": i, "reward": float(i), "rewards/syntax/mean": 0.1} for i in range(1, 21)
+    ]
+    rows += [
+        {"phase": "eval", "step": 0, "eval/execution_accuracy": 0.2},
+        {"phase": "eval", "step": 20, "eval/execution_accuracy": 0.5},
+    ]
     s = summarize(rows, window=5)
     assert s["rewards"]["reward"]["start"] == 3.0 and s["rewards"]["reward"]["end"] == 18.0
     assert s["validation"]["execution_accuracy"] == {"before": 0.2, "after": 0.5, "delta": 0.3}

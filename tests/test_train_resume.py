@@ -51,7 +51,17 @@ CONFIG = {
 
 
 def _cmd(config: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "sqlr1x.cli", "train", "--config", str(config), "--output-dir", str(out), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "sqlr1x.cli",
+        "train",
+        "--config",
+        str(config),
+        "--output-dir",
+        str(out),
+        *extra,
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -70,9 +80,12 @@ def test_sigkill_after_checkpoint_then_resume_matches_uninterrupted(tmp_path):
     config.write_text(yaml.safe_dump(CONFIG))
     full_dir, killed_dir = tmp_path / "full", tmp_path / "killed"
 
-    full = subprocess.Popen(_cmd(config, full_dir), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    victim = subprocess.Popen(_cmd(config, killed_dir), env=_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    full = subprocess.Popen(
+        _cmd(config, full_dir), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    victim = subprocess.Popen(
+        _cmd(config, killed_dir), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 240
     killed_at = None
     while time.time() < deadline and victim.poll() is None:
@@ -97,8 +110,9 @@ def test_sigkill_after_checkpoint_then_resume_matches_uninterrupted(tmp_path):
     (killed_dir / "grpo" / f"checkpoint-{MAX_STEPS + 4}").mkdir()  # no marker: incomplete
     assert find_latest_checkpoint(killed_dir / "grpo") == resumed_from
 
-    resumed = subprocess.run(_cmd(config, killed_dir, "--resume"), env=_env(), capture_output=True, text=True,
-                             timeout=240)
+    resumed = subprocess.run(
+        _cmd(config, killed_dir, "--resume"), env=_env(), capture_output=True, text=True, timeout=240
+    )
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert f"resumed from {resumed_from}" in resumed.stdout
     out, _ = full.communicate(timeout=240)
@@ -112,8 +126,11 @@ def test_sigkill_after_checkpoint_then_resume_matches_uninterrupted(tmp_path):
     # LoRA weights
     wa, wb = load_file(a / "adapter_model.safetensors"), load_file(b / "adapter_model.safetensors")
     assert wa.keys() == wb.keys() and any("lora_A" in k for k in wa)
-    base = load_file(killed_dir / "grpo" / f"checkpoint-{step}" / "adapter_model.safetensors") if (
-        killed_dir / "grpo" / f"checkpoint-{step}").exists() else None
+    base = (
+        load_file(killed_dir / "grpo" / f"checkpoint-{step}" / "adapter_model.safetensors")
+        if (killed_dir / "grpo" / f"checkpoint-{step}").exists()
+        else None
+    )
     for k in wa:
         torch.testing.assert_close(wa[k], wb[k], rtol=1e-4, atol=1e-6)
     if base is not None:  # training went on after the resume point

@@ -49,7 +49,7 @@ VARIANTS: tuple[tuple[str, bool], ...] = (("baseline", False), ("enhanced", True
 
 DEMO_NOTE = """\
 What this setting can and cannot show: on the bundled demo (template questions over five small
-databases) with the offline tiny model (~1 M parameters, random initial weights, warm-started by SFT
+databases) with the offline tiny model (~0.6 M parameters, random initial weights, warm-started by SFT
 on the same templates) and a few dozen CPU GRPO steps, the ablation tests the *mechanics* — both
 rewards train from the same start with the same seeds and budget, and the evaluation measures
 hallucinations, structure and syntax identically. It cannot test the seed's numbers, which concern

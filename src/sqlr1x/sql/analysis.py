@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
@@ -140,6 +141,15 @@ def find_hallucinations(sql: str | ParsedSQL, schema: Any) -> list[Hallucination
     return out
 
 
+def _cte_column_list(node: exp.Expression) -> list[str]:
+    """The ``c(x, y)`` column list of the CTE around ``node`` (sqlglot scopes a recursive CTE's
+    self-reference as its anchor SELECT, without the list)."""
+    while node is not None and not isinstance(node, exp.CTE):
+        node = node.parent
+    alias = node.args.get("alias") if node is not None else None
+    return [c.name for c in alias.columns] if isinstance(alias, exp.TableAlias) else []
+
+
 def _pos(node: exp.Expression) -> int:
     return node.meta.get("start", 0) if isinstance(node, exp.Identifier) else 0
 
@@ -204,8 +214,9 @@ class _Resolver:
         if id(scope) in self._outputs:
             return self._outputs[id(scope)]
         result: frozenset[str] | None
-        if scope.outer_columns:
-            result = frozenset(c.lower() for c in scope.outer_columns)
+        outer = scope.outer_columns or (_cte_column_list(scope.expression) if scope.is_cte else [])
+        if outer:
+            result = frozenset(c.lower() for c in outer)
         else:
             node = (
                 scope.expression.unnest() if isinstance(scope.expression, exp.Subquery) else scope.expression
@@ -227,12 +238,27 @@ class _Resolver:
         return result
 
     def chain(self, scope: Scope) -> list[Scope]:
-        # SQLite resolves names in enclosing queries from any nested query (even in FROM/CTEs).
-        out = []
+        """The scopes whose sources a column of ``scope`` may name, innermost first.
+
+        SQLite resolves names in enclosing queries from any nested query (correlation, even from a
+        FROM subquery or CTE), except that a FROM subquery or CTE cannot see the query it feeds:
+        ``SELECT * FROM (SELECT nme FROM t)`` is "no such column: nme", although the outer query's
+        source exposes ``nme``. The ORDER BY / LIMIT terms of a set operation resolve in its arms.
+        """
+        out = [scope]
+        arms = list(scope.set_operation_scopes)
+        while arms:
+            arm = arms.pop(0)
+            out.append(arm)
+            arms.extend(arm.set_operation_scopes)
         s: Scope | None = scope
         while s is not None:
-            out.append(s)
-            s = s.parent
+            parent = s.parent
+            if parent is not None and (s.is_derived_table or s.is_cte):
+                parent = parent.parent
+            if parent is not None:
+                out.append(parent)
+            s = parent
         return out
 
     def lookup(self, chain: list[Scope], qualifier: str) -> _Source | None:
@@ -288,6 +314,8 @@ class _Resolver:
             self.found.append((_pos(ident), "column", ident.this))
         if isinstance(expression, exp.Select):
             self.check_using(scope, expression)
+        elif isinstance(expression, exp.Insert) and isinstance(expression.this, exp.Schema):
+            self.check_insert_columns(scope, expression.this)
 
     def resolves(self, chain: list[Scope], col: str) -> bool:
         for s in chain:
@@ -303,6 +331,19 @@ class _Resolver:
             if isinstance(s.expression, exp.Select):
                 out.update(e.alias.lower() for e in s.expression.expressions if isinstance(e, exp.Alias))
         return out
+
+    def check_insert_columns(self, scope: Scope, target: exp.Schema) -> None:
+        """``INSERT INTO t (a, b)``: the column list holds bare identifiers, not Column nodes."""
+        table = target.this
+        if not isinstance(table, exp.Table):
+            return
+        src = self.sources(scope).get(table.alias_or_name.lower())
+        if src is None or src[1] is None:
+            return
+        for ident in target.expressions:
+            low = ident.name.lower() if isinstance(ident, exp.Identifier) else None
+            if low is not None and low not in src[1] and low not in _ROWID:
+                self.found.append((_pos(ident), "column", ident.name))
 
     def check_using(self, scope: Scope, select: exp.Select) -> None:
         srcs = self.sources(scope)
@@ -415,6 +456,7 @@ _BINARY = {
     exp.RegexpLike: " regexp ",
 }
 _PREDICATE_OPERANDS = (exp.Predicate, exp.In, exp.Between)
+_MAX_CTE_TEXT = 2000  # a longer CTE body is referenced by a digest of its canonical text
 
 
 class _Canon:
@@ -423,16 +465,24 @@ class _Canon:
     def __init__(self, sql: str) -> None:
         self.sql = sql
         self.frames: list[tuple[dict[str, str], str]] = []  # (alias → name, single source or "")
+        self.ctes: list[dict[str, exp.Expression]] = []  # WITH clauses in force: name → body
+        self.expanding: set[str] = set()  # CTEs being rendered (a recursive CTE names itself)
+        self.cte_text: dict[int, str] = {}  # rendered CTE bodies, so chained CTEs stay linear
 
     # ---- structure
     def components(self, node: exp.Expression) -> tuple[set[str], set[str], set[str]]:
         if isinstance(node, exp.Subquery):
             return self.components(node.unnest())
-        if isinstance(node, exp.SetOperation):
-            left = self.components(node.this)
-            right = self.components(node.expression)
-            return left[0] | right[0], left[1] | right[1], left[2] | right[2]
-        if isinstance(node, exp.Select):
+        if not isinstance(node, (exp.SetOperation, exp.Select)):
+            table = node.args.get("this")
+            joins = {table.name.lower()} if isinstance(table, exp.Table) and table.name else set()
+            return set(), self.conjuncts(node.args.get("where")), joins
+        entered = self.enter_with(node)
+        try:
+            if isinstance(node, exp.SetOperation):
+                left = self.components(node.this)
+                right = self.components(node.expression)
+                return left[0] | right[0], left[1] | right[1], left[2] | right[2]
             self.push(node)
             try:
                 select = {self.r(e) for e in node.expressions}
@@ -441,10 +491,30 @@ class _Canon:
             finally:
                 self.frames.pop()
             return select, where, joins
-        table = node.args.get("this")
-        joins = {table.name.lower()} if isinstance(table, exp.Table) and table.name else set()
-        return set(), self.conjuncts(node.args.get("where")), joins
+        finally:
+            if entered:
+                self.ctes.pop()
 
+    def enter_with(self, node: exp.Expression) -> bool:
+        """Make the CTEs of ``node``'s WITH clause visible; True when the caller must pop them."""
+        with_ = node.args.get("with_")
+        if with_ is None:
+            return False
+        self.ctes.append({cte.alias_or_name.lower(): cte.this for cte in with_.expressions})
+        return True
+
+    def cte(self, table: exp.Table) -> exp.Expression | None:
+        """The body of the CTE ``table`` names, if any (a CTE reads like a derived table)."""
+        if not self.ctes or table.args.get("db"):
+            return None
+        name = table.name.lower()
+        if name in self.expanding:
+            return None
+        for frame in reversed(self.ctes):
+            body = frame.get(name)
+            if body is not None:
+                return body
+        return None
     def conjuncts(self, where: exp.Expression | None) -> set[str]:
         if where is None:
             return set()
@@ -457,14 +527,15 @@ class _Canon:
         derived = 0
         for source in _sources_of(select):
             n_sources += 1
-            if isinstance(source, exp.Table):
+            if isinstance(source, exp.Table) and self.cte(source) is None:
                 name = source.name.lower()
                 aliases[source.alias_or_name.lower()] = name
                 single = name
             else:
                 derived += 1
                 single = f"_d{derived}"
-                aliases[source.alias.lower()] = single
+                alias = source.alias_or_name if isinstance(source, exp.Table) else source.alias
+                aliases[alias.lower()] = single
         self.frames.append((aliases, single if n_sources == 1 else ""))
 
     def join_items(self, select: exp.Select) -> list[str]:
@@ -484,10 +555,25 @@ class _Canon:
 
     def source(self, node: exp.Expression) -> str:
         if isinstance(node, exp.Table):
+            body = self.cte(node)
+            if body is not None:
+                text = self.cte_text.get(id(body))
+                if text is None:
+                    name = node.name.lower()
+                    self.expanding.add(name)
+                    try:
+                        text = self.r(body)
+                    finally:
+                        self.expanding.discard(name)
+                    if len(text) > _MAX_CTE_TEXT:  # CTEs joining earlier CTEs twice grow 2^n
+                        text = "(cte " + hashlib.blake2b(text.encode(), digest_size=8).hexdigest() + ")"
+                    self.cte_text[id(body)] = text
+                return text
             return node.name.lower() if node.name else self.r(node.this)
         return self.r(node.unnest() if isinstance(node, exp.Subquery) else node)
 
     def select_text(self, node: exp.Select) -> str:
+        entered = self.enter_with(node)
         self.push(node)
         try:
             parts = ["select " + ", ".join(sorted(self.r(e) for e in node.expressions))]
@@ -512,6 +598,8 @@ class _Canon:
                     parts.append(f"{key} " + self.r(clause.expression or clause.this))
         finally:
             self.frames.pop()
+            if entered:
+                self.ctes.pop()
         return "(" + " ".join(parts) + ")"
 
     # ---- expressions
@@ -537,12 +625,11 @@ class _Canon:
             joiner = " and " if t is exp.And else " or "
             return "(" + joiner.join(sorted(self.r(p) for p in _flatten(node, t))) + ")"
         if t in _BINARY:
-            op = _BINARY[t]
-            if node.args.get("negate"):
-                op = " not" + op
-            left, right = self.operand(node.this), self.operand(node.expression)
-            text = left + op + right
-            return text if isinstance(node, _PREDICATE_OPERANDS) else "(" + text + ")"
+            text = self.operand(node.this) + _BINARY[t] + self.operand(node.expression)
+            if not isinstance(node, _PREDICATE_OPERANDS):
+                text = "(" + text + ")"
+            # `a NOT LIKE b` parses as Like(negate=True), `NOT a LIKE b` as Not(Like): one form.
+            return "not " + text if node.args.get("negate") else text
         if t is exp.Paren or t is exp.Alias:
             return self.r(node.this)
         if t is exp.Star:
@@ -583,7 +670,12 @@ class _Canon:
             return self.select_text(node)
         if isinstance(node, exp.SetOperation):
             kind = node.key + ("" if node.args.get("distinct", True) else " all")
-            return "(" + self.r(node.this) + f" {kind} " + self.r(node.expression) + ")"
+            entered = self.enter_with(node)
+            try:
+                return "(" + self.r(node.this) + f" {kind} " + self.r(node.expression) + ")"
+            finally:
+                if entered:
+                    self.ctes.pop()
         if isinstance(node, exp.Func):
             name = node.name.lower() if t is exp.Anonymous else node.sql_name().lower()
             args = node.expressions if t is exp.Anonymous else self.args(node, flags=False)

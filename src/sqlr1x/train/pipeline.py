@@ -27,7 +27,7 @@ from sqlr1x.train.checkpoint import find_latest_checkpoint
 
 __all__ = ["apply_cli", "configure_cpu_threads", "load_examples", "run_sft_only", "run_training"]
 
-DEMO_EVAL_CAP = 64
+DEMO_EVAL_CAP = 160
 
 
 def apply_cli(
@@ -41,7 +41,7 @@ def apply_cli(
 ) -> TrainConfig:
     """Apply the seed's flags: ``--model`` → ``optimization.model_name``, ``--num-steps`` →
     ``optimization.max_steps``, ``--batch-size`` → ``optimization.batch_size`` (prompts),
-    ``--demo`` → the bundled ``demo:train`` / ``demo:dev`` data with at most 64 eval examples."""
+    ``--demo`` → the bundled ``demo:train`` / ``demo:dev`` data with at most 160 eval examples."""
     data = config.to_dict()
     if model:
         data["optimization"]["model_name"] = model
