@@ -466,5 +466,33 @@ def test_insert_column_list_is_checked(employees_db, company):
     sql = "INSERT INTO employees (name, bonus) VALUES ('x', 1)"
     assert _sqlite_rejects(employees_db, sql)  # "table employees has no column named bonus"
     assert find_hallucinations(sql, company) == [("column", "bonus")]
-    assert find_hallucinations("INSERT INTO employees (Name, \"hire date\") VALUES ('x', '2020')", company) == []
+    assert (
+        find_hallucinations("INSERT INTO employees (Name, \"hire date\") VALUES ('x', '2020')", company) == []
+    )
     assert find_hallucinations("INSERT INTO staff (name) VALUES ('x')", company) == [("table", "staff")]
+
+
+def test_components_cte_body_counts_like_a_derived_table():
+    wrong = clause_components("WITH c AS (SELECT name FROM employees WHERE salary > 10) SELECT name FROM c")
+    right = clause_components("WITH c AS (SELECT name FROM employees WHERE salary > 99) SELECT name FROM c")
+    assert wrong != right  # the CTE body is part of the query's structure
+    # ...and the CTE's name does not matter: it reads like the same derived table.
+    assert right == clause_components(
+        "WITH top AS (SELECT e.name FROM employees e WHERE 99 < e.salary) SELECT top.name FROM top"
+    )
+    assert right == clause_components(
+        "SELECT d.name FROM (SELECT name FROM employees WHERE salary > 99) AS d"
+    )
+    rec = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 5) SELECT n FROM c"
+    assert clause_components(rec) is not None
+
+
+def test_components_chained_ctes_stay_small():
+    # Each CTE joins the previous one twice: inlining naively doubles the text per CTE.
+    parts = ["c0 AS (SELECT 1 AS x)"] + [
+        f"c{i} AS (SELECT p.x FROM c{i - 1} AS p JOIN c{i - 1} AS q ON p.x = q.x)" for i in range(1, 60)
+    ]
+    sql = "WITH " + ", ".join(parts) + " SELECT x FROM c59"
+    c = clause_components(sql)
+    assert c is not None and sum(len(j) for j in c.joins) < 20_000
+    assert c != clause_components(sql.replace("SELECT 1 AS x", "SELECT 2 AS x"))

@@ -152,3 +152,13 @@ def test_clause_f1():
     assert clause_f1(frozenset(), frozenset()) == 1.0
     assert clause_f1(frozenset({"a"}), frozenset()) == 0.0
     assert clause_f1(frozenset({"a", "b"}), frozenset({"b", "c"})) == 0.5
+
+
+def test_wrong_cte_body_loses_the_join_credit(reward):
+    gold = "WITH top AS (SELECT name FROM employees WHERE salary > 99) SELECT name FROM top"
+    pred = "WITH top AS (SELECT name FROM employees WHERE salary > 10) SELECT name FROM top"
+    # SELECT {_d1.name} both sides: 0.3; WHERE absent on both sides: 0.3; the one FROM item (the
+    # CTE body) differs: 0.0.
+    assert reward.compute(pred, gold) == pytest.approx(0.6)
+    # the CTE's name is an alias: renaming it keeps full credit
+    assert reward.compute(gold.replace("top", "best"), gold) == FULL

@@ -408,8 +408,9 @@ def clause_components(sql: str | ParsedSQL) -> ClauseComponents | None:
       ``ON <condition>`` and ``USING <column>``; so ``a JOIN b ON x`` equals ``b JOIN a ON x``.
 
     Invariant to item and predicate order, table aliases (resolved to table names; derived tables
-    become ``_d1``, ``_d2``… in order), identifier case (string literals keep theirs), operand order
-    of ``=``/``!=``/``IS`` and ``a < b`` vs ``b > a``, and IN-list order. Unqualified columns are
+    become ``_d1``, ``_d2``… in order, and a CTE reference reads as its body, like a derived table),
+    identifier case (string literals keep theirs), operand order of ``=``/``!=``/``IS`` and
+    ``a < b`` vs ``b > a``, ``NOT x LIKE p`` vs ``x NOT LIKE p``, and IN-list order. Unqualified columns are
     qualified when their SELECT has a single source. A double-quoted unqualified column used as a
     comparison/IN/BETWEEN/LIKE operand is taken as a string literal (Spider's ``name = "John"``).
     Set operations merge the components of their arms; for other statements (UPDATE/DELETE) the
@@ -515,6 +516,7 @@ class _Canon:
             if body is not None:
                 return body
         return None
+
     def conjuncts(self, where: exp.Expression | None) -> set[str]:
         if where is None:
             return set()
