@@ -217,6 +217,81 @@ def test_batch_executes_each_distinct_query_once(employees_db):
     assert executor.ran.count(GOLD) == 1
 
 
+def test_prediction_shared_by_several_golds_runs_once(employees_db):
+    executor = CountingExecutor(timeout=5)
+    computer = EnhancedRewardComputer(executor=executor, workers=1)
+    other = "SELECT name FROM employees WHERE salary < 100"
+    shared = "SELECT name FROM employees"  # a wrong answer to both questions
+    items = [
+        {"solution_str": completion(sql), "ground_truth": gold, "db_path": employees_db}
+        for gold in (GOLD, other)
+        for sql in (shared, gold, GOLD)  # GOLD is also a prediction for the other question
+    ]
+    results = computer.compute_rewards(items)
+    assert [r.baseline["status"] for r in results] == ["mismatch", "match", "match"] + [
+        "mismatch",
+        "match",
+        "mismatch",
+    ]
+    assert sorted(executor.ran) == sorted([GOLD, other, shared])
+    single = [EnhancedRewardComputer().compute_reward(**item) for item in items]
+    assert [r.to_dict() for r in results] == [r.to_dict() for r in single]
+
+
+def test_batch_planning_failure_does_not_raise(employees_db, monkeypatch):
+    def broken(jobs):
+        raise RuntimeError("planner bug")
+
+    monkeypatch.setattr(EnhancedRewardComputer, "_plan", staticmethod(broken))
+    items = [
+        {"solution_str": completion(GOLD), "ground_truth": GOLD, "db_path": employees_db},
+        {"solution_str": "no format", "ground_truth": GOLD, "db_path": employees_db},
+    ]
+    results = EnhancedRewardComputer().compute_rewards(items)
+    assert [r.baseline["status"] for r in results] == ["internal_error", "format_error"]
+    assert results[0].baseline_total == -1.0 and results[0].syntax == 0.2
+
+
+def test_batch_through_the_pool_equals_in_process(tmp_path):
+    db = make_db(
+        tmp_path / "n.sqlite",
+        "CREATE TABLE n(x INTEGER, y TEXT); "
+        + "".join(f"INSERT INTO n VALUES ({i}, 'v{i % 7}');" for i in range(60)),
+    )
+    golds = [
+        "SELECT x, y FROM n WHERE x < 20",
+        "SELECT y, count(*) FROM n GROUP BY y ORDER BY y",
+        "SELECT 1 WHERE 0",
+    ]
+    preds = [
+        "SELECT y, x FROM n WHERE x < 20",
+        "SELECT x, y FROM n WHERE x <= 20",
+        "SELECT y, count(*) FROM n GROUP BY y ORDER BY y DESC",
+        "SELECT DISTINCT y, count(*) FROM n GROUP BY y ORDER BY y",
+        "SELECT nope FROM n",
+        "SELECT 2 WHERE 0",
+        "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) SELECT count(*) FROM c",
+        "SELECT x, y FROM n",
+    ]
+    items = [
+        {"solution_str": completion(p), "ground_truth": g, "db_path": db} for g in golds for p in [*preds, g]
+    ]
+    items.append({"solution_str": "no format", "ground_truth": golds[0], "db_path": db})
+    for guard in (False, True):
+        local = EnhancedRewardComputer(workers=1, timeout=0.5, empty_result_guard=guard).compute_rewards(
+            items
+        )
+        pooled_computer = EnhancedRewardComputer(workers=2, timeout=0.5, empty_result_guard=guard)
+        executor = pooled_computer.baseline_reward_fn.executor
+        executor.inline_budget = executor.parallel_threshold = 0  # everything through the pool
+        pooled = pooled_computer.compute_rewards(items)
+        assert executor._pool is not None
+        executor.close()
+        assert [r.to_dict() for r in pooled] == [r.to_dict() for r in local]
+    statuses = {r.baseline["status"] for r in pooled}
+    assert {"match", "mismatch", "pred_error", "pred_timeout", "empty_match", "format_error"} <= statuses
+
+
 def test_batch_equals_single_calls(employees_db, tmp_path):
     other = make_db(tmp_path / "other.sqlite", "CREATE TABLE t(a); INSERT INTO t VALUES (1), (2);")
     computer = EnhancedRewardComputer()

@@ -95,3 +95,41 @@ def test_variants_are_paired_per_example_and_averaged_over_seeds(tmp_path):
     assert (tmp_path / "ablation.png").read_bytes()[:4] == b"\x89PNG"
     pooled = json.loads((tmp_path / "enhanced" / "eval" / "metrics.json").read_text())["results"]["greedy"]
     assert pooled["n"] == 4 and math.isclose(pooled["metrics"]["hallucinated_elements"]["mean"], 0.5)
+
+
+def test_resume_reuses_finished_runs_without_training(tmp_path):
+    from pathlib import Path
+
+    from sqlr1x.eval.ablate import run_ablation
+    from sqlr1x.eval.report import write_predictions
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+    for variant, hall in (("baseline", 2), ("enhanced", 1)):
+        run_dir = tmp_path / "seed0" / variant
+        (run_dir / "eval").mkdir(parents=True)
+        (run_dir / "summary.json").write_text("{}")
+        write_predictions(
+            run_dir / "eval" / "predictions.jsonl", [score(0, hall, 0.5, False), score(1, 0, 0.5, False)]
+        )
+        metrics = {"ex_spider": 0.0, "hallucinated_elements": hall / 2, "structural": 0.5}
+        metrics |= {"syntax_error_rate": 0.0, "format_valid_rate": 1.0}
+        run = {"seed": 0, "variant": variant, "train_s": 1.0, "metrics": metrics}
+        (run_dir / "eval" / "ablation_run.json").write_text(json.dumps(run))
+    said = []
+    md = run_ablation(
+        config,
+        steps=1,
+        seeds=1,
+        out_dir=tmp_path,
+        eval_limit=2,
+        overrides=["sft.enabled=false"],
+        resume=True,
+        say=said.append,
+    )
+    assert sum("reusing the finished run" in s for s in said) == 2 and not any(
+        "GRPO steps" in s for s in said
+    )
+    assert (
+        "| 10-20 % fewer hallucinated tables/columns | `hallucinated_elements` | -20.0 % to -10.0 % | 1.000 | 0.500 |"
+        in md.read_text()
+    )

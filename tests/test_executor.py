@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import make_db
-from sqlr1x.db import ERROR_KINDS, ExecResult, SQLiteExecutor, execute
+from sqlr1x.db import ERROR_KINDS, ExecResult, SQLiteExecutor, execute, results_match
+from sqlr1x.db.executor import MatchOutcome, MatchTask
 
 INFINITE_CTE = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c"
 
@@ -323,6 +324,138 @@ def test_execute_many_without_cache_runs_duplicates(employees_db):
     with CountingExecutor() as ex:
         ex.execute_many([(employees_db, "SELECT 1")] * 3, workers=1)
         assert ex.calls == 3
+
+
+def _match_tasks(db: Path) -> list[MatchTask]:
+    gold = "SELECT name, salary FROM employees WHERE salary >= 100"
+    ordered = "SELECT name FROM employees WHERE salary IS NOT NULL ORDER BY salary, name"
+    return [
+        MatchTask(
+            str(db),
+            gold,
+            (
+                gold,  # identical to the gold: reuses its result
+                "SELECT salary, name FROM employees WHERE salary >= 100",  # permuted columns: match
+                "SELECT name, salary FROM employees ORDER BY id DESC",  # mismatch, truncated
+                "SELECT nope FROM employees",  # error
+                INFINITE_CTE,  # timeout
+                "SELECT name, salary FROM employees WHERE salary > 1000",  # empty result
+            ),
+        ),
+        MatchTask(
+            str(db),
+            ordered,
+            (
+                "SELECT name FROM employees WHERE salary IS NOT NULL ORDER BY salary DESC, name",
+                "SELECT name FROM employees WHERE salary IS NOT NULL ORDER BY salary, name",
+            ),
+            order_matters=True,
+        ),
+        MatchTask(str(db), "SELECT nope FROM employees", ("SELECT 1", "SELECT broken(")),  # gold error
+        MatchTask(str(db), "SELECT 7", ("SELECT nope",)),  # gold not needed: not executed
+        MatchTask(str(db), "SELECT id FROM employees", (), gold_required=True),  # gold only
+    ]
+
+
+def _outcome_summary(outcomes: list[MatchOutcome]) -> list[tuple]:
+    def res(r):
+        return None if r is None else (r.rows, r.columns, r.error_kind, r.truncated)
+
+    return [
+        (res(o.gold), [res(p) for p in o.preds], o.matches, o.pred_empty, o.errors, o.failed)
+        for o in outcomes
+    ]
+
+
+def test_run_match_compares_like_results_match(employees_db):
+    tasks = _match_tasks(employees_db)
+    with CountingExecutor(timeout=0.3, max_rows=3) as ex:
+        outcomes = [ex.run_match(t) for t in tasks]
+        first = outcomes[0]
+        assert first.matches == (True, True, False, None, None, False)
+        assert [p.error_kind for p in first.preds] == [None, None, None, "no_such_column", "timeout", None]
+        assert first.pred_empty == (False, False, False, True, True, True)
+        assert all(p.rows == [] for p in first.preds)  # rows stay where the comparison ran
+        assert first.gold.rows == ex.execute(employees_db, tasks[0].gold_sql).rows
+        assert first.preds[2].truncated and not first.preds[0].truncated
+        assert outcomes[1].matches == (False, True)  # gold has ORDER BY: order matters
+        assert outcomes[2].gold.error_kind == "no_such_column" and outcomes[2].matches == (None, None)
+        assert outcomes[3].gold is None  # no prediction executed
+        assert outcomes[4].gold.rows == [(1,), (2,), (3,)]
+        # Each verdict is exactly results_match on the rows of the two queries.
+        for task, outcome in zip(tasks, outcomes, strict=True):
+            for sql, verdict in zip(task.pred_sqls, outcome.matches, strict=True):
+                pred, gold = ex.execute(task.db_path, sql), ex.execute(task.db_path, task.gold_sql)
+                expected = (
+                    results_match(pred.rows, gold.rows, order_matters=task.order_matters)
+                    if pred.ok and gold.ok
+                    else None
+                )
+                assert verdict == expected, sql
+        ex.calls = 0
+        ex.run_match(tasks[0])
+        assert ex.calls == 6  # the gold once (also serving the identical prediction), 5 predictions
+
+
+def test_matches_in_worker_processes_equal_in_process(employees_db):
+    tasks = _match_tasks(employees_db) * 3
+    with SQLiteExecutor(timeout=0.3, max_rows=3) as ex:
+        local = [ex.run_match(t) for t in tasks]
+        ex.inline_budget = 0.0  # everything through the pool...
+        pending = ex.submit_matches(tasks, workers=2, cache_gold=False)
+        assert ex._pool is not None and pending._chunks
+        assert _outcome_summary(pending.result()) == _outcome_summary(local)
+        # ...and when the caller takes back the chunks no worker started, the same again
+        stealing = ex.submit_matches(tasks, workers=2, cache_gold=False)
+        for _, _, fut in stealing._chunks[1:]:
+            fut.cancel()
+        assert _outcome_summary(stealing.result()) == _outcome_summary(local)
+
+
+def test_small_match_batches_run_in_process(employees_db):
+    with SQLiteExecutor() as ex:
+        outcomes = ex.compare_many(_match_tasks(employees_db)[1:3], workers=2)
+        assert ex._pool is None and outcomes[1].matches == (None, None)
+
+
+def test_submit_matches_uses_and_fills_the_gold_cache(employees_db):
+    gold = "SELECT name FROM employees ORDER BY id"
+    task = MatchTask(str(employees_db), gold, ("SELECT name FROM employees ORDER BY name",))
+    uncached = MatchTask(str(employees_db), "SELECT 2", ("SELECT 2",), cache=False)
+    with CountingExecutor() as ex:
+        first = ex.compare_many([task, uncached], workers=1)
+        assert ex.calls == 3 and first[0].matches == (True,)
+        assert ex.execute_cached(employees_db, gold).rows == first[0].gold.rows and ex.calls == 3
+        second = ex.compare_many([task, uncached], workers=1)
+        assert ex.calls == 5  # the gold came from the cache; the uncached task ran again
+        assert _outcome_summary(second) == _outcome_summary(first)
+
+
+def test_matches_survive_a_dying_worker(employees_db):
+    # Killing the workers mid-batch stands for an out-of-memory kill.
+    slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT count(*) FROM c"
+    tasks = [MatchTask(str(employees_db), f"SELECT {i}", (f"SELECT {i}", slow)) for i in range(40)]
+    with SQLiteExecutor() as ex:
+        ex.inline_budget = 0.0
+        pending = ex.submit_matches(tasks, workers=2)
+        time.sleep(0.2)
+        for proc in list(ex._pool._processes.values()):
+            proc.kill()
+        deadline = time.monotonic() + 10
+        while not ex._pool._broken and time.monotonic() < deadline:
+            time.sleep(0.01)
+        outcomes = pending.result()
+        failed = [i for i, o in enumerate(outcomes) if o.failed]
+        assert failed  # the chunks in flight were lost...
+        for i, o in enumerate(outcomes):
+            cached = ex._cache_key(employees_db, f"SELECT {i}") in ex._cache
+            if o.failed:  # ...reported as runtime errors, and never cached as gold results
+                assert [p.error_kind for p in o.preds] == ["runtime"] * 2 and not cached
+            else:
+                assert o.matches == (True, False) and cached
+        assert ex._pool is None
+        again = ex.compare_many(tasks[:20], workers=2)  # a fresh pool
+        assert all(o.matches == (True, False) for o in again)
 
 
 def test_executor_pickles_its_configuration_only(employees_db):

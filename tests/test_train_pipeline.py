@@ -65,6 +65,7 @@ def test_demo_pipeline_short(tmp_path):
     evals = [r for r in rows if r["phase"] == "eval"]
     assert [r["step"] for r in evals] == [0, 2, 4]
     assert 0.0 <= evals[-1]["eval/execution_accuracy"] <= 1.0 and evals[-1]["eval/n"] == 8
+    assert all("eval/probe/reward" in r and "eval/probe/structural" in r for r in evals)
 
     assert json.loads((out / "summary.json").read_text())["rewards"] == summary["rewards"]
     assert set(summary["validation"]) >= {"execution_accuracy", "hallucination_rate", "syntax_error_rate"}

@@ -60,6 +60,9 @@ class RewardConfig(_Strict):
     # SQL-R1 baseline options
     exec_timeout: float = Field(30.0, gt=0, description="seconds per SQL execution (SQL-R1: 30)")
     empty_result_guard: bool = Field(False, description="no credit when gold and prediction are both empty")
+    workers: int | None = Field(
+        None, ge=1, description="processes executing SQL per reward batch (null: one per CPU; 1: in-process)"
+    )
 
 
 class LoraConfigModel(_Strict):

@@ -149,6 +149,7 @@ def run_ablate(args: argparse.Namespace) -> int:
         model=args.model,
         max_new_tokens=args.max_new_tokens,
         overrides=args.override,
+        resume=args.resume,
     )
     print(report.read_text(encoding="utf-8"))
     return 0
@@ -250,4 +251,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     a.add_argument("--override", action="append", default=[], help="config override KEY=VALUE (repeatable)")
     a.add_argument("--out", default="outputs/ablation", help="output folder (default outputs/ablation)")
+    a.add_argument(
+        "--resume", action="store_true", help="reuse runs of an interrupted ablation that finished in --out"
+    )
     a.set_defaults(func=_guarded(run_ablate))

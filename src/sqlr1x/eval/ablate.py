@@ -264,6 +264,17 @@ def write_ablation(
     return md
 
 
+def _run_config(config: Any, overrides: list[str]) -> Any:
+    """``config`` with ``overrides`` applied, from memory: every run sees the same file contents."""
+    from sqlr1x.config import TrainConfig, apply_overrides
+
+    return TrainConfig.model_validate(apply_overrides(config.to_dict(), overrides, "ablation"))
+
+
+def _finished(run_dir: Path) -> bool:
+    return (run_dir / "summary.json").is_file() and (run_dir / "eval" / "ablation_run.json").is_file()
+
+
 def run_ablation(
     config_path: str | Path,
     *,
@@ -275,11 +286,17 @@ def run_ablation(
     model: str | None = None,
     max_new_tokens: int | None = None,
     overrides: Sequence[str] = (),
+    resume: bool = False,
     say: Any = print,
 ) -> Path:
-    """Train both variants per seed through ``sqlr1x.train`` and write the ablation report."""
+    """Train both variants per seed through ``sqlr1x.train`` and write the ablation report.
+
+    ``resume`` reuses runs that finished training and evaluation in ``out_dir`` (and the shared
+    SFT start), so an interrupted ablation continues where it stopped.
+    """
     from sqlr1x.config import load_config
     from sqlr1x.data import load_spec
+    from sqlr1x.eval.report import read_predictions
     from sqlr1x.eval.runner import evaluate
     from sqlr1x.train.grpo import load_policy
     from sqlr1x.train.pipeline import run_sft_only, run_training
@@ -300,16 +317,26 @@ def run_ablation(
 
     start = config.optimization.model_name
     if config.sft.enabled:
-        say(f"[ablate] cold-start SFT once, shared by every run ({config.sft.max_steps} steps)")
-        start = str(run_sft_only(config, out / "start", say=say))
+        sft_final = out / "start" / "sft" / "final"
+        if resume and (sft_final / "config.json").is_file():
+            start = str(sft_final)
+        else:
+            say(f"[ablate] cold-start SFT once, shared by every run ({config.sft.max_steps} steps)")
+            start = str(run_sft_only(config, out / "start", say=say))
     results: dict[str, list[list[PredictionScore]]] = {"baseline": [], "enhanced": []}
     runs = []
     for seed in range(seeds):
         for variant, enhanced in VARIANTS:
-            cfg = load_config(
-                config_path,
+            run_dir = out / f"seed{seed}" / variant
+            if resume and _finished(run_dir):
+                say(f"[ablate] seed {seed}, {variant}: reusing the finished run in {run_dir}")
+                run = json.loads((run_dir / "eval" / "ablation_run.json").read_text(encoding="utf-8"))
+                results[variant].append(read_predictions(run_dir / "eval" / "predictions.jsonl"))
+                runs.append(run)
+                continue
+            cfg = _run_config(
+                config,
                 [
-                    *base,
                     f"optimization.seed={seed}",
                     f"optimization.model_name={start}",
                     f"reward.enable_enhanced={str(enhanced).lower()}",
@@ -319,7 +346,6 @@ def run_ablation(
                     "logging.progress_bar=false",
                 ],
             )
-            run_dir = out / f"seed{seed}" / variant
             say(f"[ablate] seed {seed}, {variant}: {steps} GRPO steps -> {run_dir}")
             t = time.perf_counter()
             summary = run_training(cfg, run_dir, say=say, validate_before=False)
@@ -340,7 +366,9 @@ def run_ablation(
             scores = res.scores["greedy"]
             results[variant].append(scores)
             means = {m: _mean(metric_values(scores, m)) for m in METRICS}
-            runs.append({"seed": seed, "variant": variant, "train_s": train_s, "metrics": means})
+            run = {"seed": seed, "variant": variant, "train_s": train_s, "metrics": means}
+            (run_dir / "eval" / "ablation_run.json").write_text(json.dumps(run), encoding="utf-8")
+            runs.append(run)
     setup = {
         "config": str(config_path),
         "steps": steps,

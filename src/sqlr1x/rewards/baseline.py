@@ -211,8 +211,21 @@ class SQLR1Baseline:
         job.order_matters = bool(_safe_bool(gold_has_order_by, truth.sql))
         return job
 
-    def score(self, job: BaselineJob, pred: ExecResult | None, gold: ExecResult | None) -> dict:
-        """Turn a prepared job and its two execution results into the breakdown dict."""
+    def score(
+        self,
+        job: BaselineJob,
+        pred: ExecResult | None,
+        gold: ExecResult | None,
+        *,
+        match: bool | None = None,
+        pred_empty: bool | None = None,
+    ) -> dict:
+        """Turn a prepared job and its two execution results into the breakdown dict.
+
+        ``match`` / ``pred_empty``: the result comparison and whether the prediction returned no
+        rows, when they were worked out where the query ran (:meth:`SQLiteExecutor.run_match`;
+        ``pred`` then carries no rows). Left None, they are computed here from the rows.
+        """
         if job.done is not None:
             return job.done
         sql = job.pred_sql
@@ -238,7 +251,9 @@ class SQLR1Baseline:
                 "gold_error", f"gold SQL failed: {error}", fmt=FORMAT_REWARD, sql=sql, gold_error=error
             )
         truncated = "; result truncated at the row cap" if (pred.truncated or gold.truncated) else ""
-        if not results_match(pred.rows, gold.rows, "spider", order_matters=job.order_matters):
+        if match is None:
+            match = results_match(pred.rows, gold.rows, "spider", order_matters=job.order_matters)
+        if not match:
             return _breakdown(
                 "mismatch",
                 "result differs from gold" + truncated,
@@ -247,7 +262,9 @@ class SQLR1Baseline:
                 res=-RESULT_REWARD,
                 sql=sql,
             )
-        if self.empty_result_guard and not pred.rows and not gold.rows:
+        if pred_empty is None:
+            pred_empty = not pred.rows
+        if self.empty_result_guard and pred_empty and not gold.rows:
             return _breakdown(
                 "empty_match",
                 "both results empty (empty_result_guard)",

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlr1x.db.executor import ExecResult, SQLiteExecutor
+from sqlr1x.db.executor import MatchOutcome, MatchTask, PendingMatches, SQLiteExecutor
 from sqlr1x.rewards._common import as_text, coerce_schema, parse_ground_truth, resolve_db_path
 from sqlr1x.rewards.baseline import FORMAT_REWARD, BaselineJob, SQLR1Baseline
 from sqlr1x.rewards.schema_aware import SchemaAwareReward, distinct_hallucinations
@@ -178,14 +178,15 @@ class EnhancedRewardComputer:
     def compute_rewards(self, items: Iterable[Mapping[str, Any]]) -> list[RewardResult]:
         """Score a batch of ``{"solution_str", "ground_truth", "schema"?, "db_path"?, "prefilled_think"?}``.
 
-        With the SQL-R1 baseline, every distinct (database, query) of the batch is executed once,
-        in parallel processes when there are enough; gold results go through the executor's cache.
+        With the SQL-R1 baseline, the queries of the batch run in parallel processes when there are
+        enough (each distinct gold once, through the executor's cache, and each distinct prediction
+        once per gold; results are compared where they were computed), while this process computes
+        the enhanced components.
         """
         prepared = [self._normalise(item) for item in items]
         if isinstance(self.baseline_reward_fn, SQLR1Baseline):
-            baselines = self._batch_baseline(prepared)
-        else:
-            baselines = [self._custom_baseline(it) for it in prepared]
+            return self._batch(prepared)
+        baselines = [self._custom_baseline(it) for it in prepared]
         return [self._finish(it, b) for it, b in zip(prepared, baselines, strict=True)]
 
     # -- internals ----------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ class EnhancedRewardComputer:
                 "reason": f"baseline_reward_fn failed: {exc!r}",
             }
 
-    def _batch_baseline(self, items: list[_Item]) -> list[dict]:
+    def _batch(self, items: list[_Item]) -> list[RewardResult]:
         baseline: SQLR1Baseline = self.baseline_reward_fn  # type: ignore[assignment]
         jobs: list[BaselineJob | None] = []
         for it in items:
@@ -252,50 +253,124 @@ class EnhancedRewardComputer:
             except Exception as exc:
                 logger.warning("SQL-R1 baseline could not prepare a sample: %r", exc, exc_info=True)
                 jobs.append(None)
-        pred_keys = {(j.db_path, j.exec_pred) for j in jobs if j is not None and j.needs_execution}
-        gold_keys = {(j.db_path, j.exec_gold) for j in jobs if j is not None and j.needs_execution}
-        results = self._execute(baseline.executor, sorted(pred_keys - gold_keys), sorted(gold_keys))
+        try:
+            tasks, where = self._plan(jobs)
+        except Exception as exc:  # never raise into a trainer
+            logger.warning("could not plan the batch execution: %r", exc, exc_info=True)
+            tasks, where = [], ["unplanned" if j is not None and j.needs_execution else None for j in jobs]
+        pending = None
+        try:
+            pending = baseline.executor.submit_matches(tasks, workers=self.workers)
+        except Exception as exc:
+            logger.warning("batch execution failed to start (%r); executing sequentially", exc)
+        # The enhanced components run here while the workers execute the queries.
+        analysed = [
+            self._analyse(it, job.pred_sql if job is not None else None)
+            for it, job in zip(items, jobs, strict=True)
+        ]
+        outcomes = self._outcomes(baseline.executor, pending, tasks)
         out = []
-        for job in jobs:
+        for it, job, w, an in zip(items, jobs, where, analysed, strict=True):
             if job is None:
-                out.append(self._internal_error("could not prepare the sample"))
-                continue
-            try:
-                if job.needs_execution:
-                    pred = results.get((job.db_path, job.exec_pred))
-                    gold = results.get((job.db_path, job.exec_gold))
-                    out.append(baseline.score(job, pred, gold))
-                else:
-                    out.append(baseline.score(job, None, None))
-            except Exception as exc:
-                logger.warning("SQL-R1 baseline scoring failed: %r", exc, exc_info=True)
-                out.append(self._internal_error(repr(exc)))
+                b = self._internal_error("could not prepare the sample")
+            else:
+                try:
+                    b = self._score(baseline, job, outcomes, w)
+                except Exception as exc:
+                    logger.warning("SQL-R1 baseline scoring failed: %r", exc, exc_info=True)
+                    b = self._internal_error(repr(exc))
+            out.append(self._finish(it, b, an))
         return out
 
-    def _execute(
-        self, executor: SQLiteExecutor, preds: list[tuple[str, str]], golds: list[tuple[str, str]]
-    ) -> dict[tuple[str, str], ExecResult]:
-        """Execute distinct queries; a prediction identical to a gold query reuses the gold's result."""
-        results: dict[tuple[str, str], ExecResult] = {}
-        try:
-            # The executor runs small batches in-process and hands big ones to its process pool.
-            for key, res in zip(
-                golds, executor.execute_many(golds, workers=self.workers, cache=True), strict=True
-            ):
-                results[key] = res
-            for key, res in zip(
-                preds, executor.execute_many(preds, workers=self.workers, cache=False), strict=True
-            ):
-                results[key] = res
-        except Exception as exc:  # a broken pool must not take the trainer down
-            logger.warning("batch execution failed (%r); falling back to sequential execution", exc)
-            for key in golds + preds:
-                if key not in results:
-                    try:
-                        results[key] = executor.execute(*key)
-                    except Exception as inner:
-                        logger.warning("execution failed: %r", inner)
-        return results
+    @staticmethod
+    def _plan(jobs: list[BaselineJob | None]) -> tuple[list[MatchTask], list[tuple | None]]:
+        """Executor tasks for the jobs, and per job where its outcome will be.
+
+        One task per (database, gold, order semantics) holds the distinct predictions compared with
+        that gold, in batch order, so slow queries spread over the workers and the comparison runs
+        where the rows are. A prediction that occurs under several golds, or equals another gold,
+        runs once: as a task of its own (or as that gold), its rows come back and the comparisons
+        happen here.
+        ``where[i]``: None (nothing to run), ``(task, k)`` (k-th prediction of the task) or
+        ``(task, source)`` with ``source`` the task whose gold slot holds the prediction's result.
+        """
+        GoldKey = tuple[str, str, bool]
+        groups: dict[GoldKey, dict[str, None]] = {}
+        for job in jobs:
+            if job is not None and job.needs_execution:
+                groups.setdefault((job.db_path, job.exec_gold, job.order_matters), {})[job.exec_pred] = None
+        seen: dict[tuple[str, str], int] = {}
+        gold_of: dict[tuple[str, str], GoldKey] = {}
+        for gkey, preds in groups.items():
+            gold_of.setdefault(gkey[:2], gkey)
+            for pred in preds:
+                if pred != gkey[1]:
+                    seen[(gkey[0], pred)] = seen.get((gkey[0], pred), 0) + 1
+        shared = {key for key, n in seen.items() if n > 1 or key in gold_of}
+        required = {gold_of[key] for key in shared if key in gold_of}
+        # Tasks in order of first appearance in the batch (slow queries stay spread out).
+        tasks: list[MatchTask] = []
+        task_of: dict[GoldKey, int] = {}
+        local: dict[GoldKey, dict[str, int]] = {}
+        source: dict[tuple[str, str], int] = {}
+
+        def group_task(gkey: GoldKey) -> int:
+            if gkey not in task_of:
+                preds = groups[gkey]
+                mine = [p for p in preds if p == gkey[1] or (gkey[0], p) not in shared]
+                local[gkey] = {p: k for k, p in enumerate(mine)}
+                needs_gold = gkey in required or len(mine) < len(preds)
+                task_of[gkey] = len(tasks)
+                tasks.append(MatchTask(gkey[0], gkey[1], tuple(mine), gkey[2], gold_required=needs_gold))
+            return task_of[gkey]
+
+        where: list[tuple | None] = []
+        for job in jobs:
+            if job is None or not job.needs_execution:
+                where.append(None)
+                continue
+            gkey = (job.db_path, job.exec_gold, job.order_matters)
+            n = group_task(gkey)
+            k = local[gkey].get(job.exec_pred)
+            if k is None:  # a shared prediction: its result is in the gold slot of task k[1]
+                pkey = (job.db_path, job.exec_pred)
+                if pkey not in source:
+                    if pkey in gold_of:
+                        source[pkey] = group_task(gold_of[pkey])
+                    else:
+                        source[pkey] = len(tasks)
+                        tasks.append(MatchTask(pkey[0], pkey[1], gold_required=True, cache=False))
+                k = ("source", source[pkey])
+            where.append((n, k))
+        return tasks, where
+
+    @staticmethod
+    def _outcomes(
+        executor: SQLiteExecutor, pending: PendingMatches | None, tasks: list[MatchTask]
+    ) -> list[MatchOutcome]:
+        if pending is not None:
+            try:
+                return pending.result()
+            except Exception as exc:  # a broken pool must not take the trainer down
+                logger.warning("batch execution failed (%r); falling back to sequential execution", exc)
+        return [executor.run_match(task) for task in tasks]
+
+    @staticmethod
+    def _score(
+        baseline: SQLR1Baseline, job: BaselineJob, outcomes: list[MatchOutcome], w: tuple | str | None
+    ) -> dict:
+        if w is None:
+            return baseline.score(job, None, None)
+        if w == "unplanned":
+            raise RuntimeError("the batch execution could not be planned")
+        outcome, k = outcomes[w[0]], w[1]
+        if isinstance(k, tuple):  # a prediction shared by several golds: compare its rows here
+            return baseline.score(job, outcomes[k[1]].gold, outcome.gold)
+        if outcome.errors[k] is not None:
+            raise RuntimeError(f"result comparison failed: {outcome.errors[k]}")
+        return baseline.score(
+            job, outcome.preds[k], outcome.gold, match=outcome.matches[k], pred_empty=outcome.pred_empty[k]
+        )
 
     @staticmethod
     def _internal_error(reason: str) -> dict:
@@ -312,16 +387,13 @@ class EnhancedRewardComputer:
             "gold_error": None,
         }
 
-    def _finish(self, item: _Item, baseline: dict) -> RewardResult:
-        reasons = list(item.reasons)
-        baseline_total = float(baseline.get("score", -FORMAT_REWARD))
-        if baseline.get("reason") and baseline.get("status") not in ("match",):
-            reasons.append(str(baseline["reason"]))
-        sql = baseline.get("sql")
+    def _analyse(self, item: _Item, sql: str | None) -> tuple[RewardResult, list[str]]:
+        """The enhanced components of ``sql`` (extracted from the text when None) and their reasons."""
         if sql is None:
             sql = extract_answer(item.text, prefilled_think=item.prefilled_think).sql
         sql = sql.strip() if isinstance(sql, str) and sql.strip() else None
-        result = RewardResult(total=baseline_total, baseline_total=baseline_total, baseline=baseline, sql=sql)
+        result = RewardResult(total=0.0, baseline_total=0.0, sql=sql)
+        reasons: list[str] = []
         if self.enable_enhanced:
             try:
                 self._components(result, item, reasons)
@@ -329,6 +401,20 @@ class EnhancedRewardComputer:
                 logger.warning("enhanced components failed: %r", exc, exc_info=True)
                 reasons.append(f"components failed: {exc!r}")
                 result.schema = result.structural = result.syntax = 0.0
+        return result, reasons
+
+    def _finish(
+        self, item: _Item, baseline: dict, analysed: tuple[RewardResult, list[str]] | None = None
+    ) -> RewardResult:
+        if analysed is None:
+            analysed = self._analyse(item, baseline.get("sql"))
+        result, component_reasons = analysed
+        reasons = list(item.reasons)
+        result.baseline_total = float(baseline.get("score", -FORMAT_REWARD))
+        result.baseline = baseline
+        if baseline.get("reason") and baseline.get("status") not in ("match",):
+            reasons.append(str(baseline["reason"]))
+        reasons += component_reasons
         result.total = result.baseline_total + result.schema + result.structural + result.syntax
         result.reason = "; ".join(dict.fromkeys(r for r in reasons if r))
         if result.reason:

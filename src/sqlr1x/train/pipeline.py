@@ -142,6 +142,12 @@ def _make_logger(config: TrainConfig, output_dir: Path, phase: str) -> Any:
     )
 
 
+def _probe_computer(config: TrainConfig) -> Any:
+    from sqlr1x.integrations.trl import make_computer
+
+    return make_computer(config.reward)
+
+
 def _sft(config: TrainConfig, output_dir: Path, model_path: str, train: list, logger: Any) -> str:
     from sqlr1x.train.callbacks import ProgressBarCallback
     from sqlr1x.train.sft import run_sft
@@ -225,13 +231,17 @@ def run_training(
                 style=config.data.prompt_style,
                 max_prompt_length=config.optimization.max_prompt_length,
                 on_result=(lambda step, m: bar.set_postfix(val_ex=m["execution_accuracy"])) if bar else None,
+                reward_computer=_probe_computer(config),
+                probe_temperature=config.optimization.temperature,
+                probe_samples=config.optimization.num_generations,
             )
             if validate_before and not resuming:
                 t = time.time()
                 before = val_cb.run(model, 0)
                 timings["validation_s"] = time.time() - t
                 say(
-                    f"validation before GRPO: EX {before['execution_accuracy']:.3f}, "
+                    f"validation before GRPO: sampled reward {before.get('probe/reward', float('nan')):.3f}, "
+                    f"EX {before['execution_accuracy']:.3f}, "
                     f"hallucination {before['hallucination_rate']:.3f}, syntax errors {before['syntax_error_rate']:.3f}"
                 )
             callbacks.append(val_cb)

@@ -18,6 +18,11 @@ from typing import Any
 __all__ = ["moving_average", "plot_rewards", "print_summary", "reward_keys", "summarize", "write_summary"]
 
 EVAL_KEYS = (
+    "probe/reward",
+    "probe/baseline",
+    "probe/schema",
+    "probe/structural",
+    "probe/syntax",
     "execution_accuracy",
     "structural",
     "hallucination_rate",
@@ -105,7 +110,7 @@ def print_summary(
     from rich.table import Table
 
     console = Console()
-    t = Table(title=f"{title}: reward (moving average of {summary['window']} logged steps)")
+    t = Table(title=f"{title}: training batches, first vs last {summary['window']} logged steps")
     t.add_column("component")
     t.add_column("start", justify="right")
     t.add_column("end", justify="right")
@@ -114,7 +119,9 @@ def print_summary(
         t.add_row(key, f"{v['start']:.3f}", f"{v['end']:.3f}", f"{v['delta']:+.3f}")
     console.print(t)
     if summary["validation"]:
-        v = Table(title="validation (greedy) before vs after GRPO")
+        v = Table(
+            title="dev set before vs after GRPO (probe/*: sampled reward on fixed prompts; rest: greedy)"
+        )
         v.add_column("metric")
         v.add_column("before", justify="right")
         v.add_column("after", justify="right")
@@ -144,10 +151,9 @@ def plot_rewards(rows: list[dict[str, Any]], path: str | Path, *, window: int = 
     keys = [k for k in reward_keys(rows) if k == "reward" or k.startswith("rewards/")]
     fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
     ax_total, ax_comp, ax_eval = axes
-    for ax, selected in (
-        (ax_total, [k for k in keys if k == "reward"]),
-        (ax_comp, [k for k in keys if k != "reward"]),
-    ):
+    baseline = [k for k in keys if k == "reward" or "baseline" in k]
+    dense = [k for k in keys if k not in baseline]
+    for ax, selected in ((ax_total, baseline), (ax_comp, dense)):
         for key in selected:
             pts = [(r["step"], float(r[key])) for r in grpo if isinstance(r.get(key), (int, float))]
             if not pts:
@@ -160,8 +166,13 @@ def plot_rewards(rows: list[dict[str, Any]], path: str | Path, *, window: int = 
             )
         ax.set_xlabel("GRPO step")
         ax.grid(alpha=0.3)
-    ax_total.set_title(f"total reward (moving average {window})")
-    ax_comp.set_title("reward components (mean per step)")
+    probe = [(r["step"], r["eval/probe/reward"]) for r in evals if "eval/probe/reward" in r]
+    if probe:
+        steps, values = zip(*probe, strict=True)
+        ax_total.plot(steps, values, "k--o", linewidth=1.5, label="reward, fixed dev probe")
+    ax_total.set_title(f"total and SQL-R1 baseline reward (moving average {window})")
+    ax_total.legend(fontsize=7, loc="best")
+    ax_comp.set_title("dense reward components (mean per step)")
     if ax_comp.lines:
         ax_comp.legend(fontsize=7, loc="best")
     for key in ("execution_accuracy", "hallucination_rate", "syntax_error_rate", "format_valid_rate"):

@@ -15,7 +15,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-__all__ = ["ValidationCallback", "render_prompts", "validate"]
+__all__ = ["ValidationCallback", "render_prompts", "sampled_reward", "validate"]
 
 # our names for the eval metrics (sqlr1x.eval.metrics.summary keys)
 _RENAME = {
@@ -97,10 +97,66 @@ def validate(
     return result
 
 
+def sampled_reward(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Any],
+    prompts: Sequence[str],
+    computer: Any,
+    *,
+    n: int = 4,
+    temperature: float = 0.8,
+    max_new_tokens: int = 256,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Expected training reward on a fixed probe set: ``n`` samples per prompt at the training
+    temperature, scored by ``computer`` (an ``EnhancedRewardComputer``). Same prompts and seed at
+    every call, so changes reflect the policy, not which prompts a step happened to draw. The
+    torch RNG state is restored afterwards, so probing does not change the training run.
+
+    Returns ``probe/reward`` (total) and ``probe/baseline|schema|structural|syntax`` means.
+    """
+    import torch
+
+    from sqlr1x.eval.generate import generate
+
+    state = torch.random.get_rng_state()
+    try:
+        outs = generate(
+            model,
+            tokenizer,
+            list(prompts),
+            n=n,
+            temperature=temperature,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            seed=seed,
+        )
+    finally:
+        torch.random.set_rng_state(state)
+    items = [
+        {"solution_str": c, "ground_truth": ex.gold_sql, "db_path": ex.db_path, "prefilled_think": True}
+        for ex, group in zip(examples, outs, strict=True)
+        for c in group
+    ]
+    results = computer.compute_rewards(items)
+    k = max(1, len(results))
+    return {
+        "probe/reward": sum(r.total for r in results) / k,
+        "probe/baseline": sum(r.baseline_total for r in results) / k,
+        "probe/schema": sum(r.schema for r in results) / k,
+        "probe/structural": sum(r.structural for r in results) / k,
+        "probe/syntax": sum(r.syntax for r in results) / k,
+    }
+
+
 class ValidationCallback(TrainerCallback):
     """Every ``eval_interval`` optimizer steps (and at the end), validate and log under ``eval/``.
 
-    ``logger`` is a ``MetricsLogger``; ``history`` keeps ``(step, metrics)`` pairs.
+    ``logger`` is a ``MetricsLogger``; ``history`` keeps ``(step, metrics)`` pairs. With a
+    ``reward_computer``, also the expected reward of sampled completions on the first
+    ``probe_size`` examples (``sampled_reward``).
     """
 
     def __init__(
@@ -116,6 +172,10 @@ class ValidationCallback(TrainerCallback):
         max_prompt_length: int | None = None,
         step_offset: int = 0,
         on_result: Any = None,
+        reward_computer: Any = None,
+        probe_size: int = 32,
+        probe_samples: int = 4,
+        probe_temperature: float = 0.8,
     ) -> None:
         self.tokenizer = tokenizer
         self.examples = list(examples)
@@ -127,6 +187,10 @@ class ValidationCallback(TrainerCallback):
         self.max_prompt_length = max_prompt_length
         self.step_offset = step_offset
         self.on_result = on_result
+        self.reward_computer = reward_computer
+        self.probe_size = probe_size
+        self.probe_samples = probe_samples
+        self.probe_temperature = probe_temperature
         self.history: list[tuple[int, dict[str, Any]]] = []
         self._prompts: list[str] | None = None
         self._last_step = -1
@@ -144,6 +208,19 @@ class ValidationCallback(TrainerCallback):
             max_new_tokens=self.max_new_tokens,
             batch_size=self.batch_size,
         )
+        if self.reward_computer is not None and self.probe_size > 0:
+            metrics.update(
+                sampled_reward(
+                    model,
+                    self.tokenizer,
+                    self.examples[: self.probe_size],
+                    self._prompts[: self.probe_size],
+                    self.reward_computer,
+                    n=self.probe_samples,
+                    temperature=self.probe_temperature,
+                    max_new_tokens=self.max_new_tokens,
+                )
+            )
         self._last_step = step
         self.history.append((step, metrics))
         if self.logger is not None:
