@@ -90,6 +90,8 @@ def run(args, *, use_vllm: bool) -> dict:
     from sqlr1x.train.grpo import make_grpo_trainer
 
     cuda = torch.cuda.is_available()
+    if not cuda and not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(1)  # tiny matrices; 2 OpenMP threads on a shared 2-core CI box are far slower
     arch = QWEN25_CODER_3B if cuda else SMOKE
     prompt_len, completion_len = (args.prompt_len, args.completion_len) if cuda else (48, 16)
     overrides = [
