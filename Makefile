@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests -n 2 -q
+	$(BIN)/python -m pytest tests src/sqlr1x --doctest-modules -n 2 -q
 
 demo: $(STAMP)
 	$(BIN)/python train_colab.py --model tiny --config configs/demo.yaml --output-dir outputs/demo --demo

@@ -34,6 +34,7 @@ def test_readme_quick_start_runs_and_its_comments_hold(tmp_path, monkeypatch, em
 
 def test_readme_inline_results(employees_schema):
     from extensions.reward_enhanced import EnhancedSyntaxReward, SchemaAwareReward, StructuralReward
+
     from sqlr1x.sql.analysis import find_hallucinations
 
     assert SchemaAwareReward(weight=-0.5).compute("SELECT name FROM customers", employees_schema) == -0.5

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlr1x.eval.metrics import LOWER_IS_BETTER, METRICS, RATE_METRICS, PredictionScore, aggregate
+from sqlr1x.eval.stats import moving_average
 
 PLOT_METRICS: tuple[str, ...] = RATE_METRICS
 
@@ -290,16 +291,6 @@ def read_metrics_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def _moving_average(values: Sequence[float], window: int) -> list[float]:
-    out, acc = [], 0.0
-    for i, v in enumerate(values):
-        acc += v
-        if i >= window:
-            acc -= values[i - window]
-        out.append(acc / min(i + 1, window))
-    return out
-
-
 def _series(records: Sequence[Mapping[str, Any]], key: str) -> tuple[list[float], list[float]]:
     pts = [
         (r["step"], r[key]) for r in records if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])
@@ -342,7 +333,7 @@ def plot_training_curves(
             xs, ys = _series(records, key)
             if fname == "reward_curves.png":
                 ax.plot(xs, ys, linewidth=0.8, alpha=0.4)
-                ax.plot(xs, _moving_average(ys, window), linewidth=2.0)
+                ax.plot(xs, moving_average(ys, window), linewidth=2.0)
             else:
                 ax.plot(xs, ys, marker="o")
             ax.set_title(key, fontsize=9)

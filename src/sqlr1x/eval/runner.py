@@ -64,21 +64,24 @@ def render_prompts(
     style: str = "sqlr1",
     max_prompt_length: int | None = None,
     sample_rows: int = 0,
+    training: bool = False,
 ) -> list[str]:
-    """The training prompt for each example (``sqlr1`` style pre-fills ``<think>``)."""
-    from sqlr1x.data.prompt import render_prompt
+    """The training prompt for each example (``sqlr1`` style pre-fills ``<think>``); cuts are logged.
 
-    return [
-        render_prompt(
-            ex,
-            tokenizer,
-            style=style,
-            max_prompt_length=max_prompt_length,
-            sample_rows=sample_rows,
-            training=True,
-        ).text
-        for ex in examples
-    ]
+    ``training=True`` lets truncation drop tables the gold SQL does not use; evaluation must not
+    (it would leak the answer), so it is off by default.
+    """
+    from sqlr1x.data.prompt import render_prompts as _render
+
+    rendered, _ = _render(
+        examples,
+        tokenizer,
+        style=style,
+        max_prompt_length=max_prompt_length,
+        sample_rows=sample_rows,
+        training=training,
+    )
+    return [p.text for p in rendered]
 
 
 def _extract(completion: str, prefilled_think: bool) -> tuple[str | None, bool]:

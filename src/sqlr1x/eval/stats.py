@@ -115,3 +115,18 @@ def unpaired_bootstrap(
     ma = _cat([xa[i].mean(axis=1) for i in _index_chunks(xa.size, n_boot, rng)])
     mb = _cat([xb[i].mean(axis=1) for i in _index_chunks(xb.size, n_boot, rng)])
     return _summary(xa, xb, ma, mb, alpha)
+
+
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """Trailing moving average (the first points average what exists so far).
+
+    >>> moving_average([0, 2, 4, 6], 2)
+    [0.0, 1.0, 3.0, 5.0]
+    """
+    out, acc = [], 0.0
+    for i, v in enumerate(values):
+        acc += v
+        if i >= window:
+            acc -= values[i - window]
+        out.append(acc / min(i + 1, window))
+    return out

@@ -36,7 +36,7 @@ def build_sft_dataset(config: TrainConfig, tokenizer: Any, examples: list | None
     """``datasets.Dataset`` with ``prompt`` (rendered, ``<think>`` pre-filled) and ``completion``."""
     from datasets import Dataset
 
-    from sqlr1x.train.validation import render_prompts
+    from sqlr1x.eval.runner import render_prompts
 
     if examples is None:
         from sqlr1x.data import load_spec
@@ -50,6 +50,7 @@ def build_sft_dataset(config: TrainConfig, tokenizer: Any, examples: list | None
         style=config.data.prompt_style,
         max_prompt_length=config.optimization.max_prompt_length,
         sample_rows=config.data.sample_rows,
+        training=True,
     )
     rows = [
         {"prompt": p, "completion": sft_completion(ex, p)} for ex, p in zip(examples, prompts, strict=True)

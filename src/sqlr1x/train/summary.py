@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sqlr1x.eval.stats import moving_average
+
 __all__ = ["moving_average", "plot_rewards", "print_summary", "reward_keys", "summarize", "write_summary"]
 
 EVAL_KEYS = (
@@ -32,21 +34,6 @@ EVAL_KEYS = (
 )
 DIAGNOSTIC_WORDS = ("accuracy", "hallucinat", "syntax", "format", "exec")
 SKIP_KEYS = ("sqlr1x/reward_total_mean",)  # the same number as ``reward``
-
-
-def moving_average(values: list[float], window: int) -> list[float]:
-    """Trailing moving average (the first points average what exists so far).
-
-    >>> moving_average([0, 2, 4, 6], 2)
-    [0.0, 1.0, 3.0, 5.0]
-    """
-    out, acc = [], 0.0
-    for i, v in enumerate(values):
-        acc += v
-        if i >= window:
-            acc -= values[i - window]
-        out.append(acc / min(i + 1, window))
-    return out
 
 
 def reward_keys(rows: list[dict[str, Any]]) -> list[str]:

@@ -15,6 +15,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from sqlr1x.eval.runner import render_prompts
+
 __all__ = ["ValidationCallback", "render_prompts", "sampled_reward", "validate"]
 
 # our names for the eval metrics (sqlr1x.eval.metrics.summary keys)
@@ -28,28 +30,6 @@ _RENAME = {
     "structural": "structural",
     "completion_chars": "completion_chars",
 }
-
-
-def render_prompts(
-    examples: Sequence[Any],
-    tokenizer: Any,
-    *,
-    style: str = "sqlr1",
-    max_prompt_length: int | None = None,
-    sample_rows: int = 0,
-) -> list[str]:
-    """Training-format prompt texts (``<think>`` pre-filled) for ``examples`` (``sqlr1x.data.prompt``)."""
-    from sqlr1x.data.prompt import render_prompts as _render
-
-    rendered, _ = _render(
-        examples,
-        tokenizer,
-        style=style,
-        max_prompt_length=max_prompt_length,
-        sample_rows=sample_rows,
-        training=True,
-    )
-    return [p.text for p in rendered]
 
 
 def validate(
