@@ -496,3 +496,79 @@ def test_components_chained_ctes_stay_small():
     c = clause_components(sql)
     assert c is not None and sum(len(j) for j in c.joins) < 20_000
     assert c != clause_components(sql.replace("SELECT 1 AS x", "SELECT 2 AS x"))
+
+
+# ------------------------------------------------- clause_components with a schema
+SINGER_SCHEMA = {
+    "tables": {
+        "singer": {"columns": ["Singer_ID", "Name", "Age"]},
+        "concert": {"columns": ["concert_id", "singer_id", "Year", "stadium"]},
+        "stadium": {"columns": ["stadium_id", "name"]},
+    }
+}
+SINGER_GOLD = "SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id"
+SINGER_PRED = "SELECT name FROM singer JOIN concert ON singer.singer_id = concert.singer_id"
+
+
+def test_schema_qualifies_unqualified_column_of_a_join():
+    without = clause_components(SINGER_PRED)
+    assert without.select == {"name"}
+    assert without != clause_components(SINGER_GOLD)
+    pred = clause_components(SINGER_PRED, schema=SINGER_SCHEMA)
+    assert pred.select == {"singer.name"}
+    assert pred == clause_components(SINGER_GOLD, schema=SINGER_SCHEMA)
+    # Case-insensitive, also in WHERE and ON; a Schema object works like the dict.
+    sql = "select NAME, year from SINGER join CONCERT on Singer.Singer_Id = Concert.Singer_Id where AGE > 30"
+    c = clause_components(sql, schema=Schema.coerce(SINGER_SCHEMA))
+    assert c.select == {"singer.name", "concert.year"}
+    assert c.where == {"30 < singer.age"}
+
+
+def test_schema_leaves_ambiguous_and_unknown_columns_unqualified():
+    # singer_id is in both singer and concert; nope is in no table.
+    sql = "SELECT singer_id, nope, age FROM singer JOIN concert ON singer.singer_id = concert.singer_id"
+    assert clause_components(sql, schema=SINGER_SCHEMA).select == {"singer_id", "nope", "singer.age"}
+    # name is in singer and stadium: ambiguous when both are joined.
+    three = "SELECT name, year FROM singer JOIN concert JOIN stadium"
+    assert clause_components(three, schema=SINGER_SCHEMA).select == {"name", "concert.year"}
+    # A self-join: both sources have the column.
+    assert clause_components("SELECT age FROM singer AS a JOIN singer AS b", schema=SINGER_SCHEMA).select == {
+        "age"
+    }
+
+
+def test_schema_respects_derived_sources():
+    # The derived table may provide `age` (its outputs are unknown with *): unqualified.
+    star = "SELECT age, year FROM concert JOIN (SELECT * FROM singer) AS s"
+    assert clause_components(star, schema=SINGER_SCHEMA).select == {"age", "year"}
+    # Known outputs: `age` comes from the subquery only, `year` from concert only.
+    named = "SELECT age, year FROM concert JOIN (SELECT age FROM singer) AS s"
+    assert clause_components(named, schema=SINGER_SCHEMA).select == {"age", "concert.year"}
+    cte = "WITH s(a) AS (SELECT age FROM singer) SELECT a, year FROM concert JOIN s"
+    assert clause_components(cte, schema=SINGER_SCHEMA).select == {"a", "concert.year"}
+
+
+def test_schema_reordered_and_aliased_variants_match():
+    base = clause_components(
+        "SELECT T1.name, T2.year FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id "
+        "WHERE T2.year > 2014 AND T1.age < 40",
+        schema=SINGER_SCHEMA,
+    )
+    for variant in (
+        "SELECT year, name FROM concert JOIN singer ON concert.singer_id = singer.singer_id "
+        "WHERE age < 40 AND 2014 < year",
+        "select c.YEAR, s.NAME from CONCERT c join SINGER s on s.singer_id = c.singer_id "
+        "where 40 > AGE and YEAR > 2014",
+    ):
+        assert clause_components(variant, schema=SINGER_SCHEMA) == base
+
+
+def test_schema_cache_is_per_schema_key():
+    other = {"tables": {"singer": {"columns": ["singer_id"]}, "concert": {"columns": ["singer_id", "name"]}}}
+    assert clause_components(SINGER_PRED, schema=SINGER_SCHEMA).select == {"singer.name"}
+    assert clause_components(SINGER_PRED, schema=other).select == {"concert.name"}
+    # The no-schema result is unaffected by the schema calls, and equal schemas share entries.
+    assert clause_components(SINGER_PRED).select == {"name"}
+    assert clause_components(SINGER_PRED, schema=Schema.coerce(SINGER_SCHEMA)) is clause_components(
+        SINGER_PRED, schema=Schema.coerce(SINGER_SCHEMA)
+    )

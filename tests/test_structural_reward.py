@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sqlr1x.rewards import StructuralReward
+from conftest import make_db
+from sqlr1x.rewards import EnhancedRewardComputer, StructuralReward
 from sqlr1x.rewards.structural import clause_f1
 from sqlr1x.sql.analysis import parse_sql
+from sqlr1x.sql.schema import Schema, SchemaError
 
 FULL = 0.3 + 0.3 + 0.2
 
@@ -162,3 +164,81 @@ def test_wrong_cte_body_loses_the_join_credit(reward):
     assert reward.compute(pred, gold) == pytest.approx(0.6)
     # the CTE's name is an alias: renaming it keeps full credit
     assert reward.compute(gold.replace("top", "best"), gold) == FULL
+
+
+# ------------------------------------------------------------------ with a schema
+SINGER_SCHEMA = {
+    "tables": {
+        "singer": {"columns": ["singer_id", "name", "age"]},
+        "concert": {"columns": ["concert_id", "singer_id", "year"]},
+    }
+}
+SINGER_GOLD = "SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id"
+SINGER_PRED = "SELECT name FROM singer JOIN concert ON singer.singer_id = concert.singer_id"
+SINGER_DB = """
+CREATE TABLE singer(singer_id INTEGER PRIMARY KEY, name TEXT, age INTEGER);
+CREATE TABLE concert(concert_id INTEGER PRIMARY KEY, singer_id INTEGER REFERENCES singer, year INTEGER);
+INSERT INTO singer VALUES (1, 'Ann', 30), (2, 'Bo', 41);
+INSERT INTO concert VALUES (10, 1, 2014), (11, 2, 2015), (12, 1, 2016);
+"""
+
+
+def test_schema_gives_full_select_credit(reward):
+    assert reward.compute(SINGER_PRED, SINGER_GOLD) == pytest.approx(0.3 + 0.2)
+    assert reward.compute(SINGER_PRED, SINGER_GOLD, schema=SINGER_SCHEMA) == pytest.approx(FULL)
+    diff = reward.diff(SINGER_PRED, SINGER_GOLD, schema=SINGER_SCHEMA)
+    assert diff.clause("select").matched == {"singer.name"} and not diff.clause("select").missing
+    # Parsed inputs and a Schema object work the same; without a schema the cached diff is not reused.
+    parsed = reward.diff(parse_sql(SINGER_PRED), parse_sql(SINGER_GOLD), schema=Schema.coerce(SINGER_SCHEMA))
+    assert parsed.score == pytest.approx(FULL)
+    assert reward.diff(SINGER_PRED, SINGER_GOLD).clause("select").f1 == 0.0
+
+
+def test_schema_ambiguous_or_unknown_columns_get_no_credit(reward):
+    gold = "SELECT T1.singer_id FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id"
+    pred = "SELECT singer_id FROM singer JOIN concert ON singer.singer_id = concert.singer_id"  # ambiguous
+    assert reward.diff(pred, gold, schema=SINGER_SCHEMA).clause("select").f1 == 0.0
+    unknown = "SELECT nope FROM singer JOIN concert ON singer.singer_id = concert.singer_id"
+    assert (
+        reward.diff(
+            unknown,
+            "SELECT T1.nope FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id",
+            schema=SINGER_SCHEMA,
+        )
+        .clause("select")
+        .f1
+        == 0.0
+    )
+
+
+def test_schema_reordered_aliased_variant_scores_full(reward):
+    gold = (
+        "SELECT T1.name, T2.year FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id "
+        "WHERE T2.year > 2014 AND T1.age < 40"
+    )
+    pred = "SELECT year, name FROM concert JOIN singer ON concert.singer_id = singer.singer_id WHERE age < 40 AND 2014 < year"
+    assert reward.compute(pred, gold) < FULL
+    assert reward.compute(pred, gold, schema=SINGER_SCHEMA) == pytest.approx(FULL)
+
+
+def test_schema_invalid_raises(reward):
+    with pytest.raises(SchemaError):
+        reward.compute(SINGER_PRED, SINGER_GOLD, schema=42)
+
+
+def test_computer_uses_the_schema_for_the_structural_reward(tmp_path):
+    db = make_db(tmp_path / "singer.sqlite", SINGER_DB)
+    text = f"<think>reasoning</think>\n<answer>```sql\n{SINGER_PRED}\n```</answer>"
+    computer = EnhancedRewardComputer()
+    single = computer.compute_reward(text, SINGER_GOLD, db_path=str(db))
+    assert single.structural == pytest.approx(FULL)
+    assert single.structural_diff.clause("select").matched == {"singer.name"}
+    assert single.baseline["status"] == "match"
+    batch = computer.compute_rewards(
+        [
+            {"solution_str": text, "ground_truth": SINGER_GOLD, "db_path": str(db)},
+            {"solution_str": text, "ground_truth": SINGER_GOLD, "schema": SINGER_SCHEMA},
+            {"solution_str": text, "ground_truth": SINGER_GOLD},  # no schema: partial SELECT credit
+        ]
+    )
+    assert [r.structural for r in batch] == pytest.approx([FULL, FULL, 0.3 + 0.2])

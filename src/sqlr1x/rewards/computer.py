@@ -436,15 +436,16 @@ class EnhancedRewardComputer:
         result.syntax = self.syntax_reward.weight if check.valid else 0.0
 
         truth = parse_ground_truth(item.ground_truth)
+        db_path = resolve_db_path(item.db_path, truth, self.db_root)
+        schema, why = coerce_schema(item.schema, db_path)
         if truth.sql is not None and len(truth.sql) <= MAX_ANALYSED_SQL_CHARS:
-            diff = self.structural_reward.diff(parsed, parse_sql(truth.sql))
+            # The schema (when there is one) qualifies unqualified columns of multi-table queries.
+            diff = self.structural_reward.diff(parsed, parse_sql(truth.sql), schema=schema)
             result.structural_diff = diff
             result.structural = diff.score
         else:
             reasons.append("no gold SQL for the structural reward")
 
-        db_path = resolve_db_path(item.db_path, truth, self.db_root)
-        schema, why = coerce_schema(item.schema, db_path)
         if schema is None:
             reasons.append(f"schema reward skipped: {why}")
             return

@@ -399,7 +399,7 @@ class ClauseComponents:
     joins: frozenset[str]
 
 
-def clause_components(sql: str | ParsedSQL) -> ClauseComponents | None:
+def clause_components(sql: str | ParsedSQL, schema: Any = None) -> ClauseComponents | None:
     """Canonical strings per clause, for set comparison (StructuralReward); None when unparseable.
 
     - ``select``: one string per SELECT item (column aliases dropped).
@@ -416,23 +416,78 @@ def clause_components(sql: str | ParsedSQL) -> ClauseComponents | None:
     Set operations merge the components of their arms; for other statements (UPDATE/DELETE) the
     WHERE and target table are used. Results are cached per SQL string.
 
+    ``schema`` (a :class:`~sqlr1x.sql.schema.Schema` or anything ``Schema.coerce`` accepts) also
+    qualifies an unqualified column of a SELECT with several sources: with the one real table of that
+    SELECT that has the column (case-insensitive). The column stays unqualified when no source, or
+    more than one (a self-join counts twice), may have it; a derived table or CTE may have it when
+    its output names include it or are unknown (``*``). Results are cached per (SQL, ``schema.key``).
+
     >>> a = clause_components("SELECT T1.a, b FROM t AS T1 WHERE x = 1 AND y > 2")
     >>> a == clause_components("select B, t.A from T where 2 < Y and 1 = X")
     True
+    >>> s = {"tables": {"t": {"columns": ["a"]}, "u": {"columns": ["a", "b"]}}}
+    >>> sorted(clause_components("SELECT a, b FROM t JOIN u", schema=s).select)
+    ['a', 'u.b']
     """
+    # ``schema`` is not keyword-only on purpose: CPython 3.11 does not specialise calls to functions
+    # with keyword-only parameters, which costs the cached no-schema hot path ~7%.
     parsed = parse_sql(sql)
     if not parsed.ok:
         return None
-    return _components_cached(parsed.sql)
+    if schema is None:
+        return _components_cached(parsed.sql)
+    return _components_schema_cached(parsed.sql, _ColumnOwners.of(schema))
 
 
 @lru_cache(maxsize=65536)
 def _components_cached(sql: str) -> ClauseComponents | None:
+    return _compute_components(sql, None)
+
+
+@lru_cache(maxsize=16384)
+def _components_schema_cached(sql: str, owners: _ColumnOwners) -> ClauseComponents | None:
+    return _compute_components(sql, owners)
+
+
+class _ColumnOwners:
+    """A schema's lower-cased column names per table, hashed and compared by ``schema.key``."""
+
+    __slots__ = ("_hash", "key", "schema")
+    _memo: dict[int, _ColumnOwners] = {}  # id(Schema) → owners; the entry keeps the Schema alive
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.key = schema.key
+        self._hash = hash(self.key)
+
+    @classmethod
+    def of(cls, schema: Any) -> _ColumnOwners:
+        schema = Schema.coerce(schema)
+        owners = cls._memo.get(id(schema))
+        if owners is None or owners.schema is not schema:
+            owners = cls(schema)
+            if len(cls._memo) >= 256:
+                cls._memo.clear()
+            cls._memo[id(schema)] = owners
+        return owners
+
+    def has(self, table: str, column: str) -> bool:
+        t = self.schema.table(table)
+        return t is not None and column in t.lower_column_names
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, _ColumnOwners) and self.key == other.key)
+
+
+def _compute_components(sql: str, owners: _ColumnOwners | None) -> ClauseComponents | None:
     parsed = parse_sql(sql)
     expression = parsed.expression
     if expression is None:
         return None
-    canon = _Canon(sql)
+    canon = _Canon(sql, owners)
     try:
         select, where, joins = canon.components(expression)
     except RecursionError:
@@ -463,9 +518,12 @@ _MAX_CTE_TEXT = 2000  # a longer CTE body is referenced by a digest of its canon
 class _Canon:
     """Renders expressions canonically, resolving table aliases through a stack of SELECT frames."""
 
-    def __init__(self, sql: str) -> None:
+    def __init__(self, sql: str, owners: _ColumnOwners | None = None) -> None:
         self.sql = sql
-        self.frames: list[tuple[dict[str, str], str]] = []  # (alias → name, single source or "")
+        self.owners = owners  # with a schema: qualifies unqualified columns of multi-source SELECTs
+        # (alias → name, single source or "", with a schema and several sources: each source's real
+        # table name, or the derived source's output names (None: unknown))
+        self.frames: list[tuple[dict[str, str], str, list[tuple[str, frozenset[str] | None]] | None]] = []
         self.ctes: list[dict[str, exp.Expression]] = []  # WITH clauses in force: name → body
         self.expanding: set[str] = set()  # CTEs being rendered (a recursive CTE names itself)
         self.cte_text: dict[int, str] = {}  # rendered CTE bodies, so chained CTEs stay linear
@@ -527,7 +585,8 @@ class _Canon:
         n_sources = 0
         single = ""
         derived = 0
-        for source in _sources_of(select):
+        sources = _sources_of(select)
+        for source in sources:
             n_sources += 1
             if isinstance(source, exp.Table) and self.cte(source) is None:
                 name = source.name.lower()
@@ -538,7 +597,24 @@ class _Canon:
                 single = f"_d{derived}"
                 alias = source.alias_or_name if isinstance(source, exp.Table) else source.alias
                 aliases[alias.lower()] = single
-        self.frames.append((aliases, single if n_sources == 1 else ""))
+        owners = None
+        if self.owners is not None and n_sources > 1:
+            owners = [self.provider(source) for source in sources]
+        self.frames.append((aliases, single if n_sources == 1 else "", owners))
+
+    def provider(self, source: exp.Expression) -> tuple[str, frozenset[str] | None]:
+        """("table", its columns unknown here) for a real table, ("", output names) for a derived one."""
+        if isinstance(source, exp.Table):
+            body = self.cte(source)
+            if body is None:
+                return source.name.lower(), None
+            names = _cte_column_list(body)  # a CTE's column list, when it has one, names its outputs
+            if names:
+                return "", frozenset(n.lower() for n in names)
+            return "", _output_names(body)
+        if isinstance(source, exp.Subquery):
+            return "", _output_names(source.unnest())
+        return "", None  # a table function, VALUES…: anything
 
     def join_items(self, select: exp.Select) -> list[str]:
         out = []
@@ -707,12 +783,28 @@ class _Canon:
         qualifier = node.args.get("table")
         if qualifier is not None and qualifier.name:
             q = qualifier.name.lower()
-            for aliases, _ in reversed(self.frames):
+            for aliases, _, _ in reversed(self.frames):
                 if q in aliases:
                     return aliases[q] + "." + name
             return q + "." + name
-        single = self.frames[-1][1] if self.frames else ""
-        return f"{single}.{name}" if single and name != "*" else name
+        if not self.frames:
+            return name
+        _, single, providers = self.frames[-1]
+        if single and name != "*":
+            return f"{single}.{name}"
+        if providers is None or name == "*":
+            return name
+        owner = ""
+        for table, outputs in providers:
+            if table:
+                if not self.owners.has(table, name):  # type: ignore[union-attr]
+                    continue
+            elif outputs is not None and name not in outputs:
+                continue
+            if owner or not table:  # several candidates, or a derived source may have it
+                return name
+            owner = table
+        return f"{owner}.{name}" if owner else name
 
 
 def _sources_of(select: exp.Select) -> list[exp.Expression]:
@@ -722,6 +814,20 @@ def _sources_of(select: exp.Select) -> list[exp.Expression]:
         out.append(from_.this)
     out.extend(j.this for j in select.args.get("joins") or [])
     return out
+
+
+def _output_names(node: exp.Expression) -> frozenset[str] | None:
+    """Lower-cased output column names of a query (its leftmost SELECT); None when unknown (``*``)."""
+    while isinstance(node, (exp.SetOperation, exp.Subquery)):
+        node = node.this
+    if not isinstance(node, exp.Select):
+        return None
+    names = set()
+    for e in node.expressions:
+        if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)):
+            return None
+        names.add(e.alias_or_name.lower())
+    return frozenset(names)
 
 
 def _flatten(node: exp.Expression, kind: type) -> list[exp.Expression]:
