@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 T0 = time.time()
@@ -28,64 +27,24 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sqlr1x.commands.train import add_train_arguments
+
     p = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument(
-        "--model", default=None, help="hub name, local folder, or 'tiny' (default: optimization.model_name)"
-    )
-    p.add_argument("--config", default="configs/train_24gb.yaml", help="YAML config (default: %(default)s)")
-    p.add_argument("--output-dir", default="./outputs", help="run folder (default: %(default)s)")
-    p.add_argument(
-        "--num-steps", type=int, default=None, help="GRPO optimizer steps (optimization.max_steps)"
-    )
-    p.add_argument(
-        "--batch-size", type=int, default=None, help="prompts per device step (optimization.batch_size)"
-    )
-    p.add_argument(
-        "--demo", action="store_true", help="bundled demo dataset (demo:train / demo:dev), short validation"
-    )
-    p.add_argument(
-        "--resume",
-        nargs="?",
-        const="latest",
-        default=None,
-        metavar="PATH",
-        help="continue from the latest checkpoint in --output-dir, or from PATH",
-    )
-    p.add_argument(
-        "--override",
-        "-o",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config override, e.g. optimization.learning_rate=1e-6 (repeatable)",
-    )
+    add_train_arguments(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from sqlr1x.config import ConfigError, load_config
-    from sqlr1x.train.grpo import ModelLoadError
+    from sqlr1x.commands.train import run_train
 
-    try:
-        config = load_config(args.config, args.override)
-        from sqlr1x.train.pipeline import apply_cli, run_training
-
-        config = apply_cli(
-            config, model=args.model, num_steps=args.num_steps, batch_size=args.batch_size, demo=args.demo
-        )
-        print(
-            f"[train_colab] model={config.optimization.model_name} config={args.config} "
-            f"output={args.output_dir}"
-        )
-        run_training(config, args.output_dir, resume=args.resume)
-    except (ConfigError, ModelLoadError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"[train_colab] done in {time.time() - T0:.1f}s -> {args.output_dir}")
-    return 0
+    print(f"[train_colab] model={args.model or '(config)'} config={args.config} output={args.output_dir}")
+    status = run_train(args)
+    if status == 0:
+        print(f"[train_colab] done in {time.time() - T0:.1f}s -> {args.output_dir}")
+    return status
 
 
 if __name__ == "__main__":

@@ -14,11 +14,17 @@ import sys
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model", default=None, help="hub name, local folder, or 'tiny' (default: optimization.model_name)"
+    )
     p.add_argument("--config", default="configs/train_24gb.yaml", help="YAML config (default: %(default)s)")
     p.add_argument("--output-dir", default="./outputs", help="run folder (default: %(default)s)")
-    p.add_argument("--model", default=None, help="hub name, local folder or 'tiny'")
-    p.add_argument("--batch-size", type=int, default=None, help="prompts per device step")
-    p.add_argument("--demo", action="store_true", help="use the bundled demo dataset")
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="prompts per device step (optimization.batch_size)"
+    )
+    p.add_argument(
+        "--demo", action="store_true", help="bundled demo dataset (demo:train / demo:dev), short validation"
+    )
     p.add_argument(
         "--override",
         "-o",
@@ -29,10 +35,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("train", help="GRPO training (optional SFT warm start)", description=__doc__)
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The seed's flags (``--model --config --output-dir --num-steps --batch-size --demo``) plus
+    ``--resume`` and ``--override``: shared by ``sqlr1x train`` and ``train_colab.py``."""
     _common(p)
-    p.add_argument("--num-steps", type=int, default=None, help="GRPO optimizer steps")
+    p.add_argument(
+        "--num-steps", type=int, default=None, help="GRPO optimizer steps (optimization.max_steps)"
+    )
     p.add_argument(
         "--resume",
         nargs="?",
@@ -41,6 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="continue from the latest checkpoint in --output-dir, or from PATH",
     )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="GRPO training (optional SFT warm start)", description=__doc__)
+    add_train_arguments(p)
     p.set_defaults(func=run_train)
     s = subparsers.add_parser("train-sft", help="cold-start SFT on gold SQL only", description=__doc__)
     _common(s)
