@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test demo lint bench clean
+.PHONY: install test demo lint bench clean verl-check
 
 install: $(STAMP)
 
@@ -34,5 +34,25 @@ lint: $(STAMP)
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# verl in its own venv (it pins transformers < 5.11): real verl loads our reward function and
+# reads our parquet (tests/test_verl_real.py; skipped in the main venv). CPU only, ~2 min to build.
+VVENV   := .venv-verl
+VSTAMP  := $(VVENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+$(VSTAMP): pyproject.toml
+	test -x $(VVENV)/bin/python || $(PY) -m venv $(VVENV)
+	$(VVENV)/bin/pip install -q --upgrade pip
+	$(VVENV)/bin/pip install -q torch==2.13.0
+	$(VVENV)/bin/pip install -q verl transformers==5.10.4
+	# Our package without its deps (trl/peft pins would move transformers), then its runtime deps.
+	$(VVENV)/bin/pip install -q --no-deps -e .
+	$(VVENV)/bin/pip install -q 'sqlglot[c]>=30.0,<31' 'pydantic>=2.6,<3' 'PyYAML>=6.0,<7' \
+		'rich>=13,<16' 'tqdm>=4.66,<5' 'pyarrow>=18' 'datasets>=4.0,<6' 'matplotlib>=3.8,<4' 'pytest>=8'
+	rm -f $(VVENV)/.installed-*
+	touch $@
+
+verl-check: $(VSTAMP)
+	$(VVENV)/bin/python -m pytest tests/test_verl_real.py -q -p no:cacheprovider
+
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) $(VVENV) outputs .pytest_cache
