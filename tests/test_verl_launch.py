@@ -93,3 +93,13 @@ def test_db_root_comes_from_the_export(tmp_path):
 def test_errors_exit_2_with_a_message(env, message):
     run = _run(**env)
     assert run.returncode == 2 and message in run.stderr and run.stdout == ""
+
+
+def test_docs_show_the_command_the_script_runs():
+    """docs/scale-out.md spells out the 8-GPU command: it must not drift from the script."""
+    doc = (LAUNCH.parents[2] / "docs" / "scale-out.md").read_text()
+    repo = str(LAUNCH.parents[2])
+    run = _run(DATA_DIR="data/verl", DB_ROOT="/mnt/dbs")
+    assert run.returncode == 0, run.stderr
+    for line in run.stdout.splitlines():
+        assert line.replace(repo, "<repo>") in doc, line
