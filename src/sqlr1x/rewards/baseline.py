@@ -53,7 +53,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlr1x.db.compare import gold_has_order_by, remove_distinct, results_match
+from sqlr1x.db.compare import MODES, gold_has_order_by, remove_distinct, results_match
 from sqlr1x.db.executor import ExecResult, SQLiteExecutor
 from sqlr1x.rewards._common import as_text, parse_ground_truth, resolve_db_path
 from sqlr1x.sql.extract import Extraction, extract_answer
@@ -119,6 +119,7 @@ class BaselineJob:
     exec_gold: str | None = None
     order_matters: bool = False
     done: dict | None = None
+    mode: str = "spider"
 
     @property
     def needs_execution(self) -> bool:
@@ -159,6 +160,8 @@ class SQLR1Baseline:
     ``timeout`` is exact per query (default 30 s like upstream); gold results are cached per
     process (:meth:`SQLiteExecutor.execute_cached`). ``db_root`` (or ``$SQLR1X_DB_ROOT``) locates
     ``<root>/<db_id>/<db_id>.sqlite`` when the ground truth names a ``db_id`` but no path.
+    ``compare_mode``: ``"spider"`` (test-suite semantics, as published) or ``"bird"`` (both queries
+    run as written, results compared as sets), like :func:`sqlr1x.db.compare.execution_match`.
 
     >>> SQLR1Baseline()("no tags at all", "SELECT 1")["score"]
     -1.0
@@ -172,7 +175,11 @@ class SQLR1Baseline:
         *,
         db_root: str | os.PathLike | None = None,
         max_rows: int = 100_000,
+        compare_mode: str = "spider",
     ) -> None:
+        if compare_mode not in MODES:
+            raise ValueError(f"unknown compare_mode {compare_mode!r}; expected one of {MODES}")
+        self.compare_mode = compare_mode
         self.timeout = float(timeout)
         self.empty_result_guard = bool(empty_result_guard)
         self.executor = (
@@ -194,7 +201,7 @@ class SQLR1Baseline:
         truth = parse_ground_truth(ground_truth)
         path = resolve_db_path(db_path, truth, self.db_root)
         sql = (extraction.sql or "").strip() or None
-        job = BaselineJob(extraction, sql, truth.sql, path)
+        job = BaselineJob(extraction, sql, truth.sql, path, mode=self.compare_mode)
         if not extraction.format_ok or not sql:
             reason = "; ".join(r for r in (input_reason, extraction.reason or "format check failed") if r)
             job.done = _breakdown("format_error", reason, fmt=-FORMAT_REWARD, sql=sql)
@@ -205,6 +212,9 @@ class SQLR1Baseline:
         if path is None or not os.path.isfile(path):
             where = path or "no db_path, and no db_id with a db_root"
             job.done = _breakdown("missing_db", f"database not found: {where}", fmt=FORMAT_REWARD, sql=sql)
+            return job
+        if job.mode != "spider":  # BIRD's evaluator runs both queries as written
+            job.exec_pred, job.exec_gold = sql, truth.sql
             return job
         job.exec_pred = _safe(remove_distinct, spider_postprocess(sql), keep_aggregate=True)
         job.exec_gold = _safe(remove_distinct, spider_postprocess(truth.sql), keep_aggregate=True)
@@ -252,7 +262,7 @@ class SQLR1Baseline:
             )
         truncated = "; result truncated at the row cap" if (pred.truncated or gold.truncated) else ""
         if match is None:
-            match = results_match(pred.rows, gold.rows, "spider", order_matters=job.order_matters)
+            match = results_match(pred.rows, gold.rows, job.mode, order_matters=job.order_matters)
         if not match:
             return _breakdown(
                 "mismatch",
@@ -309,7 +319,10 @@ class SQLR1Baseline:
             return _breakdown("internal_error", f"internal error: {exc!r}", fmt=-FORMAT_REWARD)
 
     def __repr__(self) -> str:
-        return f"SQLR1Baseline(timeout={self.timeout}, empty_result_guard={self.empty_result_guard})"
+        return (
+            f"SQLR1Baseline(timeout={self.timeout}, empty_result_guard={self.empty_result_guard}, "
+            f"compare_mode={self.compare_mode!r})"
+        )
 
 
 def _safe_bool(fn, sql: str) -> bool:

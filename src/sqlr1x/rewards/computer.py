@@ -129,8 +129,9 @@ class EnhancedRewardComputer:
 
     ``baseline_reward_fn`` is any ``(solution_str, ground_truth, **kw) -> float | dict`` (a dict
     must hold ``"score"``); ``None`` means :class:`~sqlr1x.rewards.baseline.SQLR1Baseline` built
-    from ``timeout``, ``empty_result_guard`` and ``db_root``. With an ``SQLR1Baseline`` the batch
-    method executes all queries of a batch in parallel processes, each distinct query once.
+    from ``timeout``, ``empty_result_guard``, ``db_root`` and ``compare_mode`` (``"spider"`` or
+    ``"bird"``). With an ``SQLR1Baseline`` the batch method executes all queries of a batch in
+    parallel processes, each distinct query once.
     """
 
     def __init__(
@@ -149,10 +150,15 @@ class EnhancedRewardComputer:
         executor: SQLiteExecutor | None = None,
         workers: int | None = None,
         prefilled_think: bool = False,
+        compare_mode: str = "spider",
     ) -> None:
         if baseline_reward_fn is None:
             baseline_reward_fn = SQLR1Baseline(
-                timeout=timeout, empty_result_guard=empty_result_guard, executor=executor, db_root=db_root
+                timeout=timeout,
+                empty_result_guard=empty_result_guard,
+                executor=executor,
+                db_root=db_root,
+                compare_mode=compare_mode,
             )
         self.baseline_reward_fn = baseline_reward_fn
         self.enable_enhanced = bool(enable_enhanced)
@@ -294,11 +300,12 @@ class EnhancedRewardComputer:
         ``where[i]``: None (nothing to run), ``(task, k)`` (k-th prediction of the task) or
         ``(task, source)`` with ``source`` the task whose gold slot holds the prediction's result.
         """
-        GoldKey = tuple[str, str, bool]
+        GoldKey = tuple[str, str, bool, str]
         groups: dict[GoldKey, dict[str, None]] = {}
         for job in jobs:
             if job is not None and job.needs_execution:
-                groups.setdefault((job.db_path, job.exec_gold, job.order_matters), {})[job.exec_pred] = None
+                gkey = (job.db_path, job.exec_gold, job.order_matters, job.mode)
+                groups.setdefault(gkey, {})[job.exec_pred] = None
         seen: dict[tuple[str, str], int] = {}
         gold_of: dict[tuple[str, str], GoldKey] = {}
         for gkey, preds in groups.items():
@@ -321,7 +328,9 @@ class EnhancedRewardComputer:
                 local[gkey] = {p: k for k, p in enumerate(mine)}
                 needs_gold = gkey in required or len(mine) < len(preds)
                 task_of[gkey] = len(tasks)
-                tasks.append(MatchTask(gkey[0], gkey[1], tuple(mine), gkey[2], gold_required=needs_gold))
+                tasks.append(
+                    MatchTask(gkey[0], gkey[1], tuple(mine), gkey[2], mode=gkey[3], gold_required=needs_gold)
+                )
             return task_of[gkey]
 
         where: list[tuple | None] = []
@@ -329,7 +338,7 @@ class EnhancedRewardComputer:
             if job is None or not job.needs_execution:
                 where.append(None)
                 continue
-            gkey = (job.db_path, job.exec_gold, job.order_matters)
+            gkey = (job.db_path, job.exec_gold, job.order_matters, job.mode)
             n = group_task(gkey)
             k = local[gkey].get(job.exec_pred)
             if k is None:  # a shared prediction: its result is in the gold slot of task k[1]
