@@ -18,7 +18,13 @@ from sqlglot.optimizer.scope import Scope, traverse_scope, walk_in_scope
 from sqlr1x.sql.parse import ParsedSQL, parse_sql
 from sqlr1x.sql.schema import Schema
 
-__all__ = ["Hallucination", "find_hallucinations", "referenced_tables"]
+__all__ = [
+    "Hallucination",
+    "find_hallucinations",
+    "literal_operand_of",
+    "referenced_tables",
+    "string_read_identifiers",
+]
 
 
 class Hallucination(NamedTuple):
@@ -36,11 +42,15 @@ _Source = tuple[int, "frozenset[str] | None"]
 def find_hallucinations(sql: str | ParsedSQL, schema: Any) -> list[Hallucination]:
     """Distinct tables and columns referenced by ``sql`` that the schema does not have.
 
-    Semantics (DESIGN.md): a table not in the schema counts once, and columns qualified by it are not
-    counted again. A column counts when it resolves to no source in its scope or an enclosing one
-    (correlated subqueries). CTE names, derived-table and table aliases and SELECT-list aliases are
-    not schema elements. Matching is case-insensitive; an unqualified double-quoted token that
-    resolves to nothing is a string literal (SQLite's rule, used by Spider's ``name = "John"``).
+    Semantics (docs/rewards.md): a table not in the schema counts once, and columns qualified by it
+    are not counted again. A column counts when it resolves to no source in its scope or an
+    enclosing one (correlated subqueries). CTE names, derived-table and table aliases and
+    SELECT-list aliases are not schema elements. Matching is case-insensitive. Quoted names
+    (``"x"``, `` `x` ``, ``[x]``) are identifiers, except that an unqualified double-quoted token
+    that resolves to nothing *in a literal position* — an operand of a comparison, IN, LIKE or
+    BETWEEN whose other side is a column — is a string literal (Spider's ``name = "John"``).
+    Anywhere else (``SELECT "pay"``, ``ORDER BY "pay"``) it is a hallucinated column, although
+    SQLite would read it as a string (see :func:`string_read_identifiers`).
 
     Decisions: an unqualified column in a scope holding an unknown table, or a derived table/CTE
     whose columns come from ``*``, is ambiguous and not counted. ``x.col`` with ``x`` in no scope
@@ -51,10 +61,45 @@ def find_hallucinations(sql: str | ParsedSQL, schema: Any) -> list[Hallucination
 
     >>> find_hallucinations("SELECT x.foo, bar FROM employees AS x", {"tables": {"employees": ["id"]}})
     [Hallucination(kind='column', name='foo'), Hallucination(kind='column', name='bar')]
+    >>> find_hallucinations('SELECT id, "pay" FROM employees WHERE id = "pay"', {"tables": {"employees": ["id"]}})
+    [Hallucination(kind='column', name='pay')]
     """
+    resolver = _resolve(sql, schema)
+    if resolver is None:
+        return []
+    seen: set[tuple[str, str]] = set()
+    out: list[Hallucination] = []
+    for _, kind, name in sorted(resolver.found, key=lambda f: f[0]):
+        key = (kind, name.lower())
+        if key not in seen:
+            seen.add(key)
+            out.append(Hallucination(kind, name))
+    return out
+
+
+def string_read_identifiers(sql: str | ParsedSQL, schema: Any) -> list[str]:
+    """Double-quoted names that resolve to nothing outside a literal position, in SQL order.
+
+    SQLite reads such an identifier as a string literal (a legacy quirk), so ``SELECT name, "pay"
+    FROM employees`` runs and returns the text ``pay``; the reward gives such a query no execution
+    credit. Each name is also a hallucinated column of :func:`find_hallucinations`.
+
+    >>> string_read_identifiers('SELECT name, "pay" FROM employees WHERE name = "John"',
+    ...     {"tables": {"employees": ["name"]}})
+    ['pay']
+    """
+    if isinstance(sql, str) and '"' not in sql:
+        return []
+    resolver = _resolve(sql, schema)
+    if resolver is None:
+        return []
+    return list(dict.fromkeys(name for _, name in sorted(resolver.string_read)))
+
+
+def _resolve(sql: str | ParsedSQL, schema: Any) -> _Resolver | None:
     parsed = parse_sql(sql)
     if not parsed.ok:
-        return []
+        return None
     resolver = _Resolver(Schema.coerce(schema), parsed.sql)
     for statement in parsed.statements:
         try:
@@ -65,14 +110,54 @@ def find_hallucinations(sql: str | ParsedSQL, schema: Any) -> list[Hallucination
             # sqlglot scopes only the queries inside DML; check the target table and its columns too.
             scopes.append(Scope(statement))
         resolver.run(scopes)
-    seen: set[tuple[str, str]] = set()
-    out: list[Hallucination] = []
-    for _, kind, name in sorted(resolver.found, key=lambda f: f[0]):
-        key = (kind, name.lower())
-        if key not in seen:
-            seen.add(key)
-            out.append(Hallucination(kind, name))
-    return out
+    return resolver
+
+
+_COMPARISONS = (
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.NullSafeEQ,
+    exp.NullSafeNEQ,
+    exp.Like,
+    exp.ILike,
+    exp.Glob,
+)
+
+
+def literal_operand_of(node: exp.Expression) -> exp.Expression | None:
+    """The expression on the other side of ``node`` when ``node`` stands in a literal position.
+
+    A literal position is an operand of a comparison (``=``, ``<``, ``LIKE``…), an IN list or a
+    BETWEEN bound whose other side is the returned expression; parentheses are looked through.
+    None elsewhere.
+
+    >>> import sqlglot
+    >>> where = sqlglot.parse_one('SELECT 1 FROM t WHERE a = "x"', read="sqlite").args["where"]
+    >>> literal_operand_of(where.this.expression).sql()
+    'a'
+    """
+    child = node
+    parent = node.parent
+    while isinstance(parent, exp.Paren):
+        child, parent = parent, parent.parent
+    if isinstance(parent, _COMPARISONS):
+        if parent.this is child:
+            return parent.expression
+        if parent.expression is child:
+            return parent.this
+        return None
+    if isinstance(parent, exp.Escape):  # x LIKE "%a" ESCAPE "!": the pattern sits under Escape
+        like = parent.this
+        return like.this if isinstance(like, (exp.Like, exp.ILike)) and like.expression is child else None
+    if isinstance(parent, exp.In) and parent.this is not child and child in parent.expressions:
+        return parent.this
+    if isinstance(parent, exp.Between) and parent.this is not child:
+        return parent.this
+    return None
 
 
 def _cte_column_list(node: exp.Expression) -> list[str]:
@@ -102,6 +187,7 @@ class _Resolver:
         self.schema = schema
         self.sql = sql
         self.found: list[tuple[int, str, str]] = []
+        self.string_read: list[tuple[int, str]] = []  # unresolved "x" SQLite would read as 'x'
         self._sources: dict[int, dict[str, _Source]] = {}
         self._outputs: dict[int, frozenset[str] | None] = {}
 
@@ -243,13 +329,27 @@ class _Resolver:
                 continue
             if select_aliases is None:
                 select_aliases = self.select_aliases(chain)
-            if col in select_aliases or _double_quoted(ident, self.sql):
+            if col in select_aliases:
                 continue
+            if _double_quoted(ident, self.sql):
+                if self.is_string_literal(node, chain):
+                    continue
+                self.string_read.append((_pos(ident), ident.this))
             self.found.append((_pos(ident), "column", ident.this))
         if isinstance(expression, exp.Select):
             self.check_using(scope, expression)
         elif isinstance(expression, exp.Insert) and isinstance(expression.this, exp.Schema):
             self.check_insert_columns(scope, expression.this)
+
+    def is_string_literal(self, node: exp.Column, chain: list[Scope]) -> bool:
+        """An unresolved unqualified ``"x"`` is a string when the other side of its literal
+        position is a column (one that is not itself such a token)."""
+        other = literal_operand_of(node)
+        if type(other) is not exp.Column or not isinstance(other.this, exp.Identifier):
+            return False
+        if other.args.get("table") is not None or not _double_quoted(other.this, self.sql):
+            return True
+        return self.resolves(chain, other.this.this.lower())
 
     def resolves(self, chain: list[Scope], col: str) -> bool:
         for s in chain:
