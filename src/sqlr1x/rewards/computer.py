@@ -494,6 +494,32 @@ class EnhancedRewardComputer:
         return result
 
     def _components(self, result: RewardResult, item: _Item, reasons: list[str]) -> None:
+        truth = parse_ground_truth(item.ground_truth)
+        db_path = resolve_db_path(item.db_path, truth, self.db_root)
+        schema, why = coerce_schema(item.schema, db_path) if result.sql is not None else (None, "")
+        self._score_sql(result, truth.sql, schema, reasons)
+        if result.sql is not None and schema is None:
+            reasons.append(f"schema reward skipped: {why}")
+
+    def analyse_sql(self, sql: str | None, gold_sql: str | None, schema: Any = None) -> RewardResult:
+        """The dense terms of one SQL (no execution: ``baseline_total`` is 0), as the reward scores them.
+
+        ``sqlr1x eval`` uses this too, so training and evaluation agree on the syntax check, the
+        structural score (with the schema) and the hallucinations. ``schema``: anything
+        :func:`~sqlr1x.rewards._common.coerce_schema` accepts, or None (no schema term).
+        """
+        sql = sql.strip() if isinstance(sql, str) and sql.strip() else None
+        result = RewardResult(total=0.0, baseline_total=0.0, sql=sql)
+        reasons: list[str] = []
+        schema_obj, why = coerce_schema(schema) if schema is not None else (None, "no schema")
+        if schema is not None and schema_obj is None:
+            reasons.append(f"schema reward skipped: {why}")
+        self._score_sql(result, gold_sql, schema_obj, reasons)
+        result.total = result.schema + result.structural + result.syntax
+        result.reason = "; ".join(dict.fromkeys(r for r in reasons if r))
+        return result
+
+    def _score_sql(self, result: RewardResult, gold_sql: str | None, schema: Any, reasons: list[str]) -> None:
         sql = result.sql
         if sql is None:
             reasons.append("no SQL to analyse")
@@ -506,27 +532,20 @@ class EnhancedRewardComputer:
         result.syntax_check = check
         result.syntax_valid = check.valid
         result.syntax = self.syntax_reward.weight if check.valid else 0.0
+        if schema is not None:
+            result.hallucinations = distinct_hallucinations(parsed, schema)
         if not check.valid:
             # Broken SQL earns nothing from structure or the schema, even where sqlglot (laxer than
             # SQLite) parses it: otherwise a broken query could outscore an honest one (R5).
             reasons.append("invalid syntax: no structural or schema term")
             return
-
-        truth = parse_ground_truth(item.ground_truth)
-        db_path = resolve_db_path(item.db_path, truth, self.db_root)
-        schema, why = coerce_schema(item.schema, db_path)
-        if truth.sql is not None and len(truth.sql) <= MAX_ANALYSED_SQL_CHARS:
+        if gold_sql is not None and len(gold_sql) <= MAX_ANALYSED_SQL_CHARS:
             # The schema (when there is one) qualifies unqualified columns of multi-table queries.
-            diff = self.structural_reward.diff(parsed, parse_sql(truth.sql), schema=schema)
+            diff = self.structural_reward.diff(parsed, parse_sql(gold_sql), schema=schema)
             result.structural_diff = diff
             result.structural = diff.score
         else:
             reasons.append("no gold SQL for the structural reward")
-
-        if schema is None:
-            reasons.append(f"schema reward skipped: {why}")
-            return
-        result.hallucinations = distinct_hallucinations(parsed, schema)
         result.schema = bounded_schema_penalty(
             self.schema_reward.weight, len(result.hallucinations), result.syntax + result.structural
         )
