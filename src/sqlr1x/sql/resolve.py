@@ -52,8 +52,9 @@ def find_hallucinations(sql: str | ParsedSQL, schema: Any) -> list[Hallucination
     Anywhere else (``SELECT "pay"``, ``ORDER BY "pay"``) it is a hallucinated column, although
     SQLite would read it as a string (see :func:`string_read_identifiers`).
 
-    Decisions: an unqualified column in a scope holding an unknown table, or a derived table/CTE
-    whose columns come from ``*``, is ambiguous and not counted. ``x.col`` with ``x`` in no scope
+    Decisions: an unqualified column is not counted when its own FROM holds only unknown tables,
+    or when a derived table/CTE in reach takes its columns from ``*`` (ambiguous); next to a real
+    table an unknown table supplies no columns, so adding one never hides a hallucination (R4). ``x.col`` with ``x`` in no scope
     counts the table ``x`` when it is not in the schema, else the column. Columns are reported by
     name only (``foo`` in two tables is one element). The first spelling is kept; the order is that
     of the SQL text. ``rowid``/``oid``/``_rowid_`` are columns of every table. Unparseable SQL → [].
@@ -352,11 +353,22 @@ class _Resolver:
         return self.resolves(chain, other.this.this.lower())
 
     def resolves(self, chain: list[Scope], col: str) -> bool:
+        """Whether an unqualified ``col`` names something in reach (or cannot be judged).
+
+        An unknown table supplies no columns: next to a real source a column that only it could
+        hold is counted, so adding an unknown table never hides hallucinated columns (R4). Only
+        when the column's own FROM holds nothing but unknown tables (``SELECT name FROM customers``)
+        is the table the one error, and its columns are not counted again.
+        """
+        own = [kind for kind, _ in self.sources(chain[0]).values()]
+        if own and all(kind == _UNKNOWN for kind in own):
+            return True
         for s in chain:
-            srcs = self.sources(s)
-            for kind, cols in srcs.values():
+            for kind, cols in self.sources(s).values():
+                if kind == _UNKNOWN:
+                    continue
                 if cols is None or col in cols or (kind == _REAL and col in _ROWID):
-                    return True  # found, or ambiguous (unknown table / star-derived source)
+                    return True  # found, or ambiguous (star-derived source)
         return False
 
     def select_aliases(self, chain: list[Scope]) -> set[str]:
