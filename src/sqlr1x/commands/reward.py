@@ -184,8 +184,7 @@ def run(args: argparse.Namespace) -> int:
         if not v
     ]
     if missing:
-        print(f"error: sqlr1x reward needs {', '.join(missing)} (or the 'audit' action)", file=sys.stderr)
-        return 2
+        raise SystemExit(f"error: sqlr1x reward needs {', '.join(missing)} (or the 'audit' action)")
     if args.completion is not None:
         text = args.completion.read_bytes().decode("utf-8", errors="replace")
         prefilled = args.prefilled_think
