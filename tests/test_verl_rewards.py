@@ -23,6 +23,7 @@ from sqlr1x.integrations.verl import (
     get_computer,
 )
 from sqlr1x.rewards import EnhancedRewardComputer, SQLR1Baseline
+from sqlr1x.rewards.computer import bounded_schema_penalty
 
 GOLD = "SELECT name FROM employees WHERE salary > 100"
 RESPONSE = "<think>salary</think>\n<answer>```sql\n" + GOLD + "\n```</answer>"
@@ -221,7 +222,8 @@ def test_prefilled_think_from_extra_info_or_option(employees_db):
 def test_schema_from_extra_info(employees_db):
     info = {"db_path": str(employees_db), "schema": {"tables": {"employees": {"columns": ["name"]}}}}
     out = compute_score("synsql", RESPONSE, GOLD, info)
-    assert out["n_hallucinations"] == 1.0 and out["schema"] == -0.5
+    assert out["n_hallucinations"] == 1.0
+    assert out["schema"] == pytest.approx(bounded_schema_penalty(-0.5, 1, out["syntax"] + out["structural"]))
 
 
 def test_weights_from_kwargs_and_computer_reuse(employees_db):

@@ -36,7 +36,9 @@ when the prompt pre-fills it.
 The returned dict has the same keys for every sample (verl requires it) and only numbers, so
 verl can average each key into its metrics: ``score`` (the reward, ``EnhancedRewardComputer.total``),
 ``baseline``, ``format``, ``exec``, ``result``, ``length``, ``schema``, ``structural``, ``syntax``,
-``n_hallucinations``, ``syntax_valid``, ``format_ok``, ``executable``, ``correct``.
+``n_hallucinations``, ``syntax_valid``, ``format_ok``, ``executable``, ``correct``, ``invalid``.
+``invalid = 1`` flags a sample that is not the policy's fault (missing database, failing or
+timed-out gold, result cut at the row cap): its score is 0 and a WARNING names the database.
 
 Example::
 
@@ -79,6 +81,7 @@ SCORE_KEYS = (
     "format_ok",
     "executable",
     "correct",
+    "invalid",
 )
 
 _COMPUTER_OPTIONS: dict[str, Any] = {
@@ -218,6 +221,7 @@ def result_to_scores(result: RewardResult) -> dict[str, float]:
         "format_ok": float(result.format_ok),
         "executable": float(result.executable),
         "correct": float(result.correct),
+        "invalid": float(not result.valid),  # 1: not the policy's fault, score 0 (filter or mask it)
     }
 
 
