@@ -266,8 +266,8 @@ class SQLiteExecutor(QueryExecutor):
         """Start :meth:`run_match` on every task; ``.result()`` of the returned handle gives the outcomes.
 
         Work goes to the process pool right away (after ``inline_budget`` seconds in-process, and
-        not at all for batches under ``parallel_threshold`` queries, ``workers=1`` or daemonic
-        callers), so the caller can do other work meanwhile; ``result()`` then runs the chunks no
+        not at all for batches under ``parallel_threshold`` queries, ``workers=1``, daemonic
+        callers or a ``__main__`` read from standard input), so the caller can do other work meanwhile; ``result()`` then runs the chunks no
         worker has started yet in-process too. With ``cache_gold`` the gold results of tasks with
         ``cache=True`` come from / go into the ``execute_cached`` cache. ``deadline``: seconds
         from now for the whole batch (default ``batch_timeout``).
@@ -347,7 +347,7 @@ class SQLiteExecutor(QueryExecutor):
     def _run_batch(self, work_items: Sequence[tuple], workers: int | None) -> list[ExecResult]:
         pairs = [(w[0], w[1]) for w in work_items]
         n_workers = workers if workers is not None else _available_cpus()
-        if len(pairs) < self.parallel_threshold or n_workers <= 1 or multiprocessing.current_process().daemon:
+        if len(pairs) < self.parallel_threshold or n_workers <= 1 or not _pool_allowed():
             return [self.execute(db, sql) for db, sql in pairs]
         done: list[ExecResult] = []
         stop = time.perf_counter() + self.inline_budget
@@ -417,11 +417,7 @@ class PendingMatches:
         self._pool: ProcessPoolExecutor | None = None
         n_workers = workers if workers is not None else _available_cpus()
         n_queries = sum(1 + len(t.pred_sqls) for t in tasks)
-        if (
-            n_queries < executor.parallel_threshold
-            or n_workers <= 1
-            or multiprocessing.current_process().daemon
-        ):
+        if n_queries < executor.parallel_threshold or n_workers <= 1 or not _pool_allowed():
             return  # everything runs in-process in result()
         # 1. Cheap batches finish here within the inline budget and never pay the pool's round trip.
         start, stop = 0, time.perf_counter() + executor.inline_budget
@@ -507,11 +503,24 @@ def _available_cpus() -> int:
 
 
 def _main_is_importable() -> bool:
-    """Whether workers can re-import ``__main__`` (not for ``python -`` / ``-c`` / an interactive shell)."""
+    """Whether new worker processes can run ``__main__``'s preparation (its file, if it names one, exists).
+
+    Under ``python - <<EOF`` ``__main__.__file__`` is ``'<stdin>'``: every forkserver or spawn worker
+    would try to run that path, print a ``FileNotFoundError`` traceback and die.
+    """
     main = sys.modules.get("__main__")
+    if getattr(main, "__spec__", None) is not None:
+        return True
     path = getattr(main, "__file__", None)
-    spec = getattr(main, "__spec__", None)
-    return spec is not None or (isinstance(path, str) and os.path.isfile(path))
+    if not isinstance(path, str):
+        return True  # python -c, interactive: workers import nothing for __main__
+    origin = getattr(multiprocessing.process, "ORIGINAL_DIR", None) or ""
+    return os.path.isfile(os.path.join(origin, path))
+
+
+def _pool_allowed() -> bool:
+    """Whether this process may start workers; if not, batches run in-process (quietly)."""
+    return not multiprocessing.current_process().daemon and _main_is_importable()
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
