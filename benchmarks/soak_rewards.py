@@ -11,7 +11,7 @@ connection pool was bounded: 24 of 120 samples with 100 fds).
 Exit status 1 when any sample came back ``missing_db`` or ``internal_error``, or open files,
 threads or RSS grew: open files beyond the pool bound (fds before the first call +
 ``max_connections`` + ``--fd-slack``), threads beyond the pool's two helper threads or changing in the second half, RSS beyond
-``--max-rss-growth-mb`` after the warm-up batch.
+``--max-rss-growth-mb`` over the second half (bounded caches fill during the first).
 
     python benchmarks/soak_rewards.py                    # 100 000 calls over 2 000 databases (make bench)
     python benchmarks/soak_rewards.py --calls 4000 --json   # the short version tests/ runs
@@ -155,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nofile", type=int, default=256, help="RLIMIT_NOFILE soft limit to run under")
     ap.add_argument("--workers", type=int, default=None, help="executor pool workers (default: CPUs)")
     ap.add_argument("--fd-slack", type=int, default=16, help="fds allowed beyond the pool bound")
-    ap.add_argument("--max-rss-growth-mb", type=float, default=64.0)
+    ap.add_argument(
+        "--max-rss-growth-mb", type=float, default=32.0, help="RSS growth allowed over the second half"
+    )
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     args = ap.parse_args(argv)
     out = soak(args.dbs, args.calls, args.batch, args.nofile, args.workers)
@@ -173,8 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         or len({st["threads"] for _, st in out["trace"][len(out["trace"]) // 2 :]}) > 1
     ):
         problems.append(f"threads grew: {[st['threads'] for _, st in out['trace']]}")
-    if end["rss_mb"] - start["rss_mb"] > args.max_rss_growth_mb:
-        problems.append(f"RSS grew {start['rss_mb']} -> {end['rss_mb']} MiB")
+    # Bounded caches (gold results, parsed SQL, schemas) fill during the first half; after that
+    # RSS must stay flat.
+    half = out["trace"][len(out["trace"]) // 2][1]
+    if end["rss_mb"] - half["rss_mb"] > args.max_rss_growth_mb:
+        problems.append(f"RSS grew {half['rss_mb']} -> {end['rss_mb']} MiB over the second half")
     out["problems"] = problems
     if args.json:
         print(json.dumps(out))

@@ -29,6 +29,7 @@ import sqlite3
 import stat
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -91,6 +92,44 @@ _ALLOWED_ACTIONS = frozenset(
 _DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"})
 
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?(?:\*/|$)", re.DOTALL)
+
+# printf/format conversions: flags, width, precision, type. ``%.*c`` repeats a character
+# ``precision`` times in one VM instruction: SQLite stops storing at the length limit but keeps
+# looping, so printf('%.*c', 2147483647, 'x') burns ~20 s where no progress handler can interrupt.
+_PRINTF_SPEC = re.compile(r"%([-+ 0#,!]*)(\*|\d+)?(?:\.(\*|\d*))?(l{0,2}[a-zA-Z%])")
+
+
+def _as_count(value: object) -> int:
+    try:
+        return abs(int(float(value)))  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def _guarded_printf(aux: sqlite3.Connection):  # noqa: ANN202 (a SQLite scalar function)
+    """SQLite's own printf, called on ``aux`` after refusing widths/precisions beyond the value limit.
+
+    Returns NULL for those, as SQLite does for a result that is too big.
+    """
+
+    def printf(*args: object) -> object:
+        if args and isinstance(args[0], str) and "%" in args[0]:
+            k = 1
+            for m in _PRINTF_SPEC.finditer(args[0]):
+                if m.group(4) == "%":
+                    continue
+                for part in (m.group(2), m.group(3)):
+                    if part == "*":
+                        n, k = _as_count(args[k] if k < len(args) else 0), k + 1
+                    else:
+                        n = int(part) if part else 0
+                    if n > MAX_VALUE_BYTES:
+                        return None
+                k += 1
+        marks = ", ".join("?" * len(args))
+        return aux.execute(f"SELECT printf({marks})", args).fetchone()[0]
+
+    return printf
 
 
 @dataclass(frozen=True)
@@ -179,7 +218,7 @@ def _payload_bytes(rows: list[tuple]) -> int:
 class GuardedConnection:
     """One guarded read-only connection to a SQLite file, plus the deadline its progress handler checks."""
 
-    __slots__ = ("con", "signature", "deadline", "busy", "__weakref__")
+    __slots__ = ("con", "aux", "signature", "deadline", "busy", "lock", "__weakref__")
 
     def __init__(
         self, path: str, signature: tuple[int, int, int] | None = None, busy_timeout: float = 5.0
@@ -191,14 +230,22 @@ class GuardedConnection:
         self.signature = signature
         self.deadline = math.inf
         self.busy = False
+        self.lock = threading.Lock()  # the watchdog interrupts only while this statement runs
+        self.aux = sqlite3.connect(":memory:", check_same_thread=False)  # runs the real printf
         try:
+            self.aux.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+            printf = _guarded_printf(self.aux)
+            for name in ("printf", "format"):
+                self.con.create_function(name, -1, printf, deterministic=True)
             self.con.execute("PRAGMA query_only = ON")
             self.con.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
             self.con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
             self.con.set_authorizer(_authorizer)
             self.con.set_progress_handler(self._progress, PROGRESS_STEPS)
+            _WATCHDOG.watch(self)
         except BaseException:
             self.con.close()
+            self.aux.close()
             raise
 
     def _progress(self) -> bool:
@@ -206,6 +253,7 @@ class GuardedConnection:
 
     def close(self) -> None:
         self.con.close()
+        self.aux.close()
 
     def run(
         self,
@@ -237,6 +285,7 @@ class GuardedConnection:
     ) -> ExecResult:
         cursor = self.con.cursor()
         self.deadline = start + timeout
+        _WATCHDOG.running()
         try:
             cursor.execute(sql)
             if cursor.description is None:
@@ -266,7 +315,8 @@ class GuardedConnection:
             # ValueError: NUL character in the SQL; UnicodeError: lone surrogates.
             return _error(exc, start)
         finally:
-            self.deadline = math.inf
+            with self.lock:
+                self.deadline = math.inf
             cursor.close()
 
     @staticmethod
@@ -293,11 +343,74 @@ class GuardedConnection:
                 if size > max_bytes:
                     return None, False, size
                 rows.extend(got)
-                chunk = min(chunk * 2, _MAX_CHUNK)
+                # Double, but not past what the budget left would hold at the average row size.
+                per_row = max(1, size // len(rows))
+                chunk = max(1, min(chunk * 2, _MAX_CHUNK, (max_bytes - size) // per_row + 1))
         truncated = max_rows is not None and len(rows) > max_rows
         if truncated:
             del rows[max_rows:]
         return rows, truncated, 0
+
+
+# How often the watchdog looks for statements past their deadline.
+_WATCH_INTERVAL_S = 0.01
+
+
+class _Watchdog:
+    """One daemon thread per process that interrupts statements still running at their deadline.
+
+    The progress handler is checked every PROGRESS_STEPS VM instructions, which is exact for
+    ordinary queries but late when each instruction builds a megabyte value (measured: 3.3 s past a
+    0.2 s limit for ``group_concat(hex(randomblob(1e6)))`` over a cross join), and it never runs
+    while Python fetches rows. ``sqlite3_interrupt`` is noticed between rows. The thread polls the
+    open connections every ``_WATCH_INTERVAL_S`` while any query runs and sleeps otherwise, so a
+    query pays one flag check to register.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._connections: weakref.WeakSet[GuardedConnection] = weakref.WeakSet()
+        self._pid = 0
+        self.sleeping = True
+
+    def watch(self, conn: GuardedConnection) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # first use, or a forked child: no thread here yet
+                self._pid, self._connections = os.getpid(), weakref.WeakSet()
+                self._wake = threading.Event()
+                threading.Thread(target=self._loop, name="sqlr1x-sqlite-watchdog", daemon=True).start()
+            self._connections.add(conn)
+
+    def running(self) -> None:
+        """A query started: make sure the thread is polling."""
+        if self.sleeping:
+            self._wake.set()
+
+    def _loop(self) -> None:
+        idle = 0
+        while True:
+            if idle > 100:  # ~1 s without a running query: sleep until one starts
+                self.sleeping = True
+                self._wake.clear()
+                if not any(c.deadline < math.inf for c in list(self._connections)):
+                    self._wake.wait()
+                self.sleeping, idle = False, 0
+            time.sleep(_WATCH_INTERVAL_S)
+            now = time.perf_counter()
+            busy = False
+            for conn in list(self._connections):
+                if conn.deadline == math.inf:
+                    continue
+                busy = True
+                if conn.deadline < now:
+                    with conn.lock:
+                        if conn.deadline < now:
+                            conn.con.interrupt()
+            idle = 0 if busy else idle + 1
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _error(exc: BaseException, start: float) -> ExecResult:
