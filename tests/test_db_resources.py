@@ -228,3 +228,23 @@ def test_pool_from_a_stdin_main_falls_back_quietly(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "<stdin>" not in proc.stderr, proc.stderr
     assert proc.stdout.split() == ["[(6,)]", "20"]
+
+
+def test_watchdog_interrupts_between_rows_when_the_progress_handler_is_late(employees_db):
+    """Each row costs 20 ms in one VM instruction; the progress handler would first run after
+    ~2 000 instructions (~200 rows, ~4 s), the watchdog stops the query within a few rows."""
+    calls = []
+
+    def slow(x):
+        calls.append(x)
+        time.sleep(0.02)
+        return x
+
+    pool = ConnectionPool(max_size=1)
+    conn = pool.acquire(str(employees_db))
+    conn.con.create_function("slow", 1, slow)
+    r = conn.run(f"{INFINITE_CTE.replace('count(*)', 'sum(slow(x))')}", timeout=0.1)
+    pool.release(conn)
+    pool.close()
+    assert r.error_kind == "timeout"
+    assert len(calls) < 50  # 0.1 s / 20 ms = 5 rows, plus the watchdog's 10 ms polling and slack

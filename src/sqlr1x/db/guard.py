@@ -22,6 +22,7 @@ they come back as an :class:`ExecResult` with an ``error_kind``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -372,13 +373,13 @@ class _Watchdog:
         self._wake = threading.Event()
         self._connections: weakref.WeakSet[GuardedConnection] = weakref.WeakSet()
         self._pid = 0
-        self.sleeping = True
+        self.sleeping = False  # True only while the thread waits for a query to start
 
     def watch(self, conn: GuardedConnection) -> None:
         with self._lock:
             if self._pid != os.getpid():  # first use, or a forked child: no thread here yet
                 self._pid, self._connections = os.getpid(), weakref.WeakSet()
-                self._wake = threading.Event()
+                self._wake, self.sleeping = threading.Event(), False
                 threading.Thread(target=self._loop, name="sqlr1x-sqlite-watchdog", daemon=True).start()
             self._connections.add(conn)
 
@@ -393,21 +394,32 @@ class _Watchdog:
             if idle > 100:  # ~1 s without a running query: sleep until one starts
                 self.sleeping = True
                 self._wake.clear()
-                if not any(c.deadline < math.inf for c in list(self._connections)):
+                with self._lock:
+                    running = any(c.deadline < math.inf for c in list(self._connections))
+                if not running:
                     self._wake.wait()
                 self.sleeping, idle = False, 0
             time.sleep(_WATCH_INTERVAL_S)
-            now = time.perf_counter()
             busy = False
-            for conn in list(self._connections):
-                if conn.deadline == math.inf:
-                    continue
-                busy = True
-                if conn.deadline < now:
-                    with conn.lock:
-                        if conn.deadline < now:
-                            conn.con.interrupt()
+            with contextlib.suppress(Exception):  # e.g. a connection closed under us: never die
+                busy = self._interrupt_overdue()
             idle = 0 if busy else idle + 1
+
+    def _interrupt_overdue(self) -> bool:
+        """Interrupt every statement past its deadline; whether any statement is running."""
+        with self._lock:
+            connections = list(self._connections)
+        now = time.perf_counter()
+        busy = False
+        for conn in connections:
+            if conn.deadline == math.inf:
+                continue
+            busy = True
+            if conn.deadline < now:
+                with conn.lock:
+                    if conn.deadline < now:
+                        conn.con.interrupt()
+        return busy
 
 
 _WATCHDOG = _Watchdog()
