@@ -181,7 +181,9 @@ def test_hostile_corpus(workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: 
             + f"; {over} calls over limit + 0.1 s ({PRED_LIMIT + 0.1:.1f} s)"
         )
         execution = [t for t in timings if not t[1].startswith("computer")]
-        print(f"slowest execution alone (execute / execution_match): {execution[0][0]:.3f} s ({execution[0][2]})")
+        print(
+            f"slowest execution alone (execute / execution_match): {execution[0][0]:.3f} s ({execution[0][2]})"
+        )
     assert after == before, "database folder changed"
     assert not [p for p in ABSOLUTE_PATHS if p.exists()]
     assert not failures, "\n".join(failures[:40])

@@ -29,7 +29,9 @@ FRAGMENTS = st.sampled_from(
     ["<think>", "</think>", "<answer>", "</answer>", "```sql", "```", "\n", "SELECT ", "FROM ", "employees",
      "WHERE ", ";", "'", '"', "(", ")", "--", "/*", "*/", "\x00", "\ud800", "ＳＥＬＥＣＴ", " "]
 )  # fmt: skip
-TEXT = st.one_of(st.text(max_size=300), st.lists(st.one_of(FRAGMENTS, st.text(max_size=8)), max_size=40).map("".join))
+TEXT = st.one_of(
+    st.text(max_size=300), st.lists(st.one_of(FRAGMENTS, st.text(max_size=8)), max_size=40).map("".join)
+)
 
 
 @st.composite
@@ -48,7 +50,9 @@ def queries(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
             f"ON {{A}}.{c[1]} = {{B}}.{d[1]} WHERE {{A}}.{c[2]} > {n}"
         )
     else:
-        sql = f"SELECT {{A}}.{c[0]}, COUNT(*) FROM {t1} AS {{A}} WHERE {{A}}.{c[1]} < {n} GROUP BY {{A}}.{c[2]}"
+        sql = (
+            f"SELECT {{A}}.{c[0]}, COUNT(*) FROM {t1} AS {{A}} WHERE {{A}}.{c[1]} < {n} GROUP BY {{A}}.{c[2]}"
+        )
     a, b = draw(st.lists(st.sampled_from(ALIASES), min_size=2, max_size=2, unique=True))
     return sql, {"A": a, "B": b}
 
