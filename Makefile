@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests extensions benchmarks train_colab.py
 
 bench: $(STAMP)
-	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	for b in benchmarks/bench_*.py benchmarks/soak_rewards.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # verl in its own venv (it pins transformers < 5.11), CPU only, ~2 min to build. tests/test_verl_real.py
 # (skipped in the main venv): real verl reads our parquet, loads and runs compute_score in its reward

@@ -235,6 +235,23 @@ def test_result_cut_by_the_row_cap_is_no_reward(employees_db):
     assert r.invalid == "truncated" and r.total == 0.0
 
 
+def test_predictions_cut_by_the_batch_deadline_are_no_reward(employees_db):
+    """A query the batch deadline stopped may be an innocent one queued behind slow ones: no reward."""
+    from sqlr1x.db.executor import PredictionLimit
+
+    endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c"
+    ex = SQLiteExecutor(timeout=30.0, pred_limit=PredictionLimit(ceiling=30.0), batch_timeout=0.3)
+    computer = EnhancedRewardComputer(baseline_reward_fn=SQLR1Baseline(executor=ex), workers=1)
+    items = [
+        {"solution_str": wrap(endless + f" -- {i}"), "ground_truth": GOLD, "db_path": str(employees_db)}
+        for i in range(3)
+    ]
+    results = computer.compute_rewards(items)
+    assert [r.baseline["status"] for r in results] == ["deadline"] * 3
+    assert all(r.invalid == "deadline" and r.total == 0.0 for r in results)
+    ex.close()
+
+
 # ------------------------------------------------------------------------------ one definition
 @pytest.mark.parametrize(
     "pred",

@@ -36,7 +36,8 @@ Deviations from upstream, where upstream is buggy (each pinned by a test in
     ``quoted_identifier``, scored like a failing prediction (format +1, exec -2).
 (h) what is not the policy's fault is no reward: a missing database (``missing_db``), no gold
     (``no_gold``), a failing or timed-out gold (``gold_error`` / ``gold_timeout``) and a result
-    cut at the row cap (``truncated``) are :data:`INVALID_STATUSES`; the reward computer turns
+    cut at the row cap (``truncated``), and a prediction the batch deadline stopped before it ran
+    (``deadline``) are :data:`INVALID_STATUSES`; the reward computer turns
     them into a flagged, reward-free sample (TRL: ``None``; verl: 0 with ``invalid = 1``).
 
 Also: each query runs on the given database only (upstream also runs it on every other
@@ -85,7 +86,7 @@ RESULT_REWARD = 3.0
 LENGTH_LIMIT = 2048
 
 # Outcomes that are not the policy's fault: no reward at all (TRL: None, verl: a flagged 0).
-INVALID_STATUSES = frozenset({"missing_db", "no_gold", "gold_error", "gold_timeout", "truncated"})
+INVALID_STATUSES = frozenset({"missing_db", "no_gold", "gold_error", "gold_timeout", "truncated", "deadline"})
 
 BREAKDOWN_KEYS = (
     "score",
@@ -263,6 +264,10 @@ class SQLR1Baseline:
             if kind == "missing_db":
                 return _breakdown(
                     "missing_db", f"database not found: {job.db_path}", fmt=FORMAT_REWARD, sql=sql
+                )
+            if kind == "deadline":  # the batch ran out of time before this query: not its fault
+                return _breakdown(
+                    "deadline", f"batch deadline reached before the prediction ran: {error}", fmt=FORMAT_REWARD, sql=sql
                 )
             status = "pred_timeout" if kind == "timeout" else "pred_error"
             return _breakdown(

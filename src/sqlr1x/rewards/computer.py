@@ -406,7 +406,11 @@ class EnhancedRewardComputer:
                         source[pkey] = group_task(gold_of[pkey])
                     else:
                         source[pkey] = len(tasks)
-                        tasks.append(MatchTask(pkey[0], pkey[1], gold_required=True, cache=False))
+                        tasks.append(
+                            MatchTask(
+                                pkey[0], pkey[1], gold_required=True, cache=False, gold_is_prediction=True
+                            )
+                        )
                 k = ("source", source[pkey])
             where.append((n, k))
         return tasks, where
