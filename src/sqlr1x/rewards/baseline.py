@@ -65,6 +65,7 @@ from typing import Any
 from sqlr1x.db.compare import MODES, gold_has_order_by, results_match, spider_exec_sql, spider_postprocess
 from sqlr1x.db.executor import ExecResult, SQLiteExecutor
 from sqlr1x.rewards._common import as_text, coerce_schema, parse_ground_truth, resolve_db_path
+from sqlr1x.rewards.config import REWARD_DEFAULTS
 from sqlr1x.sql.extract import Extraction, extract_answer
 from sqlr1x.sql.resolve import string_read_identifiers
 
@@ -175,13 +176,13 @@ class SQLR1Baseline:
 
     def __init__(
         self,
-        timeout: float = 30.0,
-        empty_result_guard: bool = False,
+        timeout: float = REWARD_DEFAULTS.exec_timeout,
+        empty_result_guard: bool = REWARD_DEFAULTS.empty_result_guard,
         executor: SQLiteExecutor | None = None,
         *,
-        db_root: str | os.PathLike | None = None,
+        db_root: str | os.PathLike | None = REWARD_DEFAULTS.db_root,
         max_rows: int = 100_000,
-        compare_mode: str = "spider",
+        compare_mode: str = REWARD_DEFAULTS.compare_mode,
     ) -> None:
         if compare_mode not in MODES:
             raise ValueError(f"unknown compare_mode {compare_mode!r}; expected one of {MODES}")
