@@ -121,7 +121,7 @@ def _reward_scorers() -> tuple[Any, float]:
     """The reward computer with the default weights, and its structural maximum (for [0, 1])."""
     from sqlr1x.rewards.computer import EnhancedRewardComputer
 
-    computer = EnhancedRewardComputer()
+    computer = EnhancedRewardComputer.from_config()
     structural = computer.structural_reward
     return computer, structural.select_weight + structural.where_weight + structural.join_weight
 

@@ -50,10 +50,11 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from sqlr1x.db.executor import MatchOutcome, MatchTask, PendingMatches, SQLiteExecutor
+from sqlr1x.rewards import registry
 from sqlr1x.rewards._common import as_text, coerce_schema, parse_ground_truth, resolve_db_path
 from sqlr1x.rewards.baseline import FORMAT_REWARD, INVALID_STATUSES, BaselineJob, SQLR1Baseline
 from sqlr1x.rewards.config import REWARD_DEFAULTS, RewardConfig
-from sqlr1x.rewards.registry import COMPONENTS, NAMES, WEIGHT_KEYS, SQLAnalysis
+from sqlr1x.rewards.registry import SQLAnalysis
 from sqlr1x.rewards.schema_aware import (  # noqa: F401  (re-exported: tests and docs import it from here)
     SCHEMA_PENALTY_SHARE,
     bounded_schema_penalty,
@@ -103,7 +104,7 @@ class RewardResult:
 
     def __getattr__(self, name: str) -> float:
         # only reached for names that are not attributes: a later component's term, by its name
-        if name in NAMES:
+        if name in registry.names():
             return self.__dict__.get("other_terms", {}).get(name, 0.0)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -122,7 +123,7 @@ class RewardResult:
     @property
     def components(self) -> dict[str, float]:
         """The term of every registered component, in registry order."""
-        return {name: getattr(self, name) for name in NAMES}
+        return {name: getattr(self, name) for name in registry.names()}
 
     @property
     def format_ok(self) -> bool:
@@ -229,11 +230,11 @@ class EnhancedRewardComputer:
         compare_mode: str = REWARD_DEFAULTS.compare_mode,
         **weights: float,
     ) -> None:
-        unknown = sorted(set(weights) - set(WEIGHT_KEYS))
+        unknown = sorted(set(weights) - set(registry.weight_keys()))
         if unknown:
             raise TypeError(
                 f"EnhancedRewardComputer() got unexpected keyword argument(s) {unknown}; "
-                f"component weights are {list(WEIGHT_KEYS)}"
+                f"component weights are {list(registry.weight_keys())}"
             )
         weights.update(
             schema_weight=schema_weight,
@@ -265,7 +266,8 @@ class EnhancedRewardComputer:
         self.enable_enhanced = bool(enable_enhanced)
         # One configured reward per registered component, also as `<name>_reward` (the seed's
         # `schema_reward`, `structural_reward`, `syntax_reward`).
-        self.rewards: dict[str, Any] = {c.name: c.build(self.config) for c in COMPONENTS}
+        self.components = registry.COMPONENTS
+        self.rewards: dict[str, Any] = {c.name: c.build(self.config) for c in self.components}
         for name, reward in self.rewards.items():
             setattr(self, f"{name}_reward", reward)
         self.db_root = db_root if db_root is not None else getattr(baseline_reward_fn, "db_root", None)
@@ -308,7 +310,7 @@ class EnhancedRewardComputer:
             workers=cfg.workers,
             prefilled_think=cfg.prefilled_think,
             compare_mode=cfg.compare_mode,
-            **{key: getattr(cfg, key) for key in WEIGHT_KEYS},
+            **{key: getattr(cfg, key) for key in registry.weight_keys()},
         )
 
     # -- public API -------------------------------------------------------------------------------------
@@ -547,7 +549,7 @@ class EnhancedRewardComputer:
             except Exception as exc:
                 logger.warning("enhanced components failed: %r", exc, exc_info=True)
                 reasons.append(f"components failed: {exc!r}")
-                for name in NAMES:
+                for name in registry.names():
                     result.set_term(name, 0.0)
         return result, reasons
 
@@ -568,7 +570,7 @@ class EnhancedRewardComputer:
             # Not the policy's fault: no reward at all, and a WARNING per database naming the path.
             result.invalid = status
             result.total = result.baseline_total = 0.0
-            for name in NAMES:
+            for name in registry.names():
                 result.set_term(name, 0.0)
             path = resolve_db_path(item.db_path, parse_ground_truth(item.ground_truth), self.db_root)
             _warn_once(
@@ -644,7 +646,7 @@ class EnhancedRewardComputer:
         # 3. The components in registry order, penalties last: a penalty gets what the others
         #    earned for this SQL (the schema term is bounded by 3/4 of syntax + structural).
         earned = 0.0
-        for component in sorted(COMPONENTS, key=lambda c: c.penalty):
+        for component in sorted(self.components, key=lambda c: c.penalty):
             term = component.score(
                 self.rewards[component.name], analysis, earned if component.penalty else 0.0
             )

@@ -40,7 +40,7 @@ from sqlr1x.rewards.syntax import EnhancedSyntaxReward, SyntaxCheck
 from sqlr1x.sql.analysis import Hallucination, ParsedSQL
 from sqlr1x.sql.schema import Schema
 
-__all__ = ["COMPONENTS", "NAMES", "WEIGHT_KEYS", "Component", "SQLAnalysis", "Term", "component"]
+__all__ = ["COMPONENTS", "Component", "SQLAnalysis", "Term", "component", "names", "weight_keys"]
 
 
 @dataclass
@@ -151,15 +151,23 @@ COMPONENTS: tuple[Component, ...] = (
     ),
 )
 
-NAMES: tuple[str, ...] = tuple(c.name for c in COMPONENTS)
-#: every RewardConfig key that weights a component, in registry order
-WEIGHT_KEYS: tuple[str, ...] = tuple(key for c in COMPONENTS for key in c.weights)
-_BY_NAME = {c.name: c for c in COMPONENTS}
+# The computer, TRL and verl read COMPONENTS when they build or score (not at import), so a test
+# can register a component with monkeypatch.setattr(registry, "COMPONENTS", ...).
+
+
+def names() -> tuple[str, ...]:
+    """The registered components' names, in registry order."""
+    return tuple(c.name for c in COMPONENTS)
+
+
+def weight_keys() -> tuple[str, ...]:
+    """Every ``RewardConfig`` key that weights a component, in registry order."""
+    return tuple(key for c in COMPONENTS for key in c.weights)
 
 
 def component(name: str) -> Component:
     """The entry called ``name``; ``KeyError`` naming the valid ones otherwise."""
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"no reward component {name!r}; registered: {list(NAMES)}") from None
+    for c in COMPONENTS:
+        if c.name == name:
+            return c
+    raise KeyError(f"no reward component {name!r}; registered: {list(names())}")
