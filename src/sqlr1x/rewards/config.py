@@ -73,7 +73,8 @@ class RewardConfig(BaseModel):
     def coerce(cls, config: Any = None, **overrides: Any) -> RewardConfig:
         """A validated ``RewardConfig`` from a ``RewardConfig``, a mapping or any object with the fields.
 
-        A value of ``None`` (in the mapping, on the object or among ``overrides``) means "the default".
+        A ``None`` in the mapping or on the object means "the default"; a ``None`` override means
+        "not given" (``config``'s value stays), so unset command-line flags can be passed as they are.
         A mapping or an override with a key that is not a field raises ``pydantic.ValidationError``
         (a ``ValueError``); an object's other attributes are not looked at.
 
@@ -94,8 +95,9 @@ class RewardConfig(BaseModel):
             data = dict(config)
         else:
             data = {name: getattr(config, name) for name in cls.model_fields if hasattr(config, name)}
-        data.update(overrides)
-        return cls.model_validate({k: v for k, v in data.items() if v is not None})
+        data = {k: v for k, v in data.items() if v is not None}
+        data.update((k, v) for k, v in overrides.items() if v is not None)
+        return cls.model_validate(data)
 
 
 #: The defaults, for keyword defaults elsewhere (``SQLR1Baseline(timeout=REWARD_DEFAULTS.exec_timeout)``).
