@@ -48,10 +48,16 @@ closing the ``[] == []`` reward hack on tiny databases (SQL-R1 issue #28).
 
 Example::
 
+    >>> import os, sqlite3, tempfile
+    >>> db = os.path.join(tempfile.mkdtemp(), "company.sqlite")
+    >>> con = sqlite3.connect(db)
+    >>> _ = con.executescript("CREATE TABLE employees (name TEXT); INSERT INTO employees VALUES ('Ann'), ('Bo');")
+    >>> con.close()
     >>> reward = SQLR1Baseline(timeout=30.0)
     >>> text = "<think>easy</think><answer>```sql\\nSELECT name FROM employees\\n```</answer>"
-    >>> reward(text, "SELECT name FROM employees", db_path="company.sqlite")["score"]  # doctest: +SKIP
-    6.74...
+    >>> out = reward(text, "SELECT name FROM employees", db_path=db)
+    >>> out["status"], out["format"], out["exec"], out["result"], round(out["score"], 2)
+    ('match', 1.0, 2.0, 3.0, 6.71)
 """
 
 from __future__ import annotations
@@ -164,11 +170,21 @@ def _breakdown(
 class SQLR1Baseline:
     """The SQL-R1 reward as a callable returning the breakdown dict (``score`` is the reward).
 
-    ``timeout`` is exact per query (default 30 s like upstream); gold results are cached per
-    process (:meth:`SQLiteExecutor.execute_cached`). ``db_root`` (or ``$SQLR1X_DB_ROOT``) locates
-    ``<root>/<db_id>/<db_id>.sqlite`` when the ground truth names a ``db_id`` but no path.
-    ``compare_mode``: ``"spider"`` (test-suite semantics, as published) or ``"bird"`` (both queries
-    run as written, results compared as sets), like :func:`sqlr1x.db.compare.execution_match`.
+    Gold results are cached per process (:meth:`SQLiteExecutor.execute_cached`). Defaults are
+    :class:`~sqlr1x.rewards.config.RewardConfig`'s.
+
+    Args:
+        timeout: seconds per query, exact (interrupted inside SQLite; ``exec_timeout``, 30 s like
+            upstream).
+        empty_result_guard: no result and length reward when both results are empty.
+        executor: the :class:`~sqlr1x.db.executor.SQLiteExecutor` to run queries with (default: a
+            new one with ``timeout`` and ``max_rows``).
+        db_root: folder that locates ``<root>/<db_id>/<db_id>.sqlite`` when the ground truth names
+            a ``db_id`` but no path (else ``$SQLR1X_DB_ROOT``).
+        max_rows: row cap per query; a result cut by it makes the sample invalid (``truncated``).
+        compare_mode: ``"spider"`` (test-suite semantics, as published), ``"bird"`` (both queries
+            run as written, results compared as sets) or ``"ordered"``, like
+            :func:`sqlr1x.db.compare.execution_match`.
 
     >>> SQLR1Baseline()("no tags at all", "SELECT 1")["score"]
     -1.0

@@ -317,7 +317,16 @@ class EnhancedRewardComputer:
     def compute_reward(
         self, solution_str: Any, ground_truth: Any, schema: Any = None, **kw: Any
     ) -> RewardResult:
-        """Score one completion. ``kw``: ``db_path``, ``prefilled_think``; others go to a custom baseline."""
+        """Score one completion (the seed's call).
+
+        Args:
+            solution_str: the model output (``<think>…</think><answer>```sql …```</answer>``), or
+                prompt + output; anything else gets a defined reward too.
+            ground_truth: the gold SQL, or ``{"sql", "db_id"?, "db_path"?}``.
+            schema: for the schema term: the seed dict, a Spider ``tables.json`` entry, a SQLite
+                path or a ``Schema``; ``None``: read from the database when there is one.
+            **kw: ``db_path``, ``prefilled_think``; others go to a custom ``baseline_reward_fn``.
+        """
         item = {"solution_str": solution_str, "ground_truth": ground_truth, "schema": schema, **kw}
         return self.compute_rewards([item])[0]
 
@@ -388,6 +397,9 @@ class EnhancedRewardComputer:
 
     def _batch(self, items: list[_Item]) -> list[RewardResult]:
         baseline: SQLR1Baseline = self.baseline_reward_fn  # type: ignore[assignment]
+        # 1. Prepare: extract each completion's SQL and decide what must run (a failed format
+        #    check, a missing database or gold decide the baseline without executing anything).
+        #    A sample that cannot be prepared becomes an internal error, never an exception.
         jobs: list[BaselineJob | None] = []
         for it in items:
             try:
@@ -399,21 +411,27 @@ class EnhancedRewardComputer:
             except Exception as exc:
                 logger.warning("SQL-R1 baseline could not prepare a sample: %r", exc, exc_info=True)
                 jobs.append(None)
+        # 2. Plan: one executor task per gold with its distinct predictions (see _plan), so each
+        #    distinct query of the batch runs once; where[i] says where sample i's outcome will be.
         try:
             tasks, where = self._plan(jobs)
         except Exception as exc:  # never raise into a trainer
             logger.warning("could not plan the batch execution: %r", exc, exc_info=True)
             tasks, where = [], ["unplanned" if j is not None and j.needs_execution else None for j in jobs]
+        # 3. Submit: the executor starts the tasks in worker processes (in-process for small
+        #    batches or workers=1) and hands back a PendingMatches without waiting for them.
         pending = None
         try:
             pending = baseline.executor.submit_matches(tasks, workers=self.workers)
         except Exception as exc:
             logger.warning("batch execution failed to start (%r); executing sequentially", exc)
-        # The enhanced components run here while the workers execute the queries.
+        # 4. Analyse: the enhanced components run here while the workers execute the queries.
         analysed = [
             self._analyse(it, job.pred_sql if job is not None else None)
             for it, job in zip(items, jobs, strict=True)
         ]
+        # 5. Collect: wait for the outcomes (running what no worker started), then score each
+        #    sample from the place the plan gave it, and add the components.
         outcomes = self._outcomes(baseline.executor, pending, tasks)
         out = []
         for it, job, w, an in zip(items, jobs, where, analysed, strict=True):
@@ -441,11 +459,16 @@ class EnhancedRewardComputer:
         ``(task, source)`` with ``source`` the task whose gold slot holds the prediction's result.
         """
         GoldKey = tuple[str, str, bool, str]
+        # Step 1: group the predictions by what they are compared with: (database, gold SQL,
+        # whether row order matters, compare mode) -> its distinct predictions, in batch order.
         groups: dict[GoldKey, dict[str, None]] = {}
         for job in jobs:
             if job is not None and job.needs_execution:
                 gkey = (job.db_path, job.exec_gold, job.order_matters, job.mode)
                 groups.setdefault(gkey, {})[job.exec_pred] = None
+        # Step 2: find the shared predictions: on one database, a prediction listed under several
+        # golds, or one that is itself a gold there. Each must still run once, so it leaves its
+        # groups; its rows come back and the comparisons happen here instead.
         seen: dict[tuple[str, str], int] = {}
         gold_of: dict[tuple[str, str], GoldKey] = {}
         for gkey, preds in groups.items():
@@ -454,8 +477,11 @@ class EnhancedRewardComputer:
                 if pred != gkey[1]:
                     seen[(gkey[0], pred)] = seen.get((gkey[0], pred), 0) + 1
         shared = {key for key, n in seen.items() if n > 1 or key in gold_of}
+        # golds whose rows must come back: a shared prediction equal to them reads its rows there
         required = {gold_of[key] for key in shared if key in gold_of}
-        # Tasks in order of first appearance in the batch (slow queries stay spread out).
+        # Step 3: the tasks, built when a group is first met in the batch (slow queries stay spread
+        # out). A task holds its group's own predictions (compared in the worker) and asks for the
+        # gold's rows only when a comparison happens here (required, or shared predictions left).
         tasks: list[MatchTask] = []
         task_of: dict[GoldKey, int] = {}
         local: dict[GoldKey, dict[str, int]] = {}
@@ -473,6 +499,10 @@ class EnhancedRewardComputer:
                 )
             return task_of[gkey]
 
+        # Step 4: where each job's outcome will be: (task, k) for the k-th prediction of its group,
+        # or (task, ("source", m)) for a shared prediction whose rows are the gold slot of task m:
+        # the task of the gold it equals, or a task of its own (cache=False: a prediction must not
+        # enter the gold cache).
         where: list[tuple | None] = []
         for job in jobs:
             if job is None or not job.needs_execution:
@@ -497,6 +527,7 @@ class EnhancedRewardComputer:
     def _outcomes(
         executor: SQLiteExecutor, pending: PendingMatches | None, tasks: list[MatchTask]
     ) -> list[MatchOutcome]:
+        """The outcomes of ``tasks`` in task order, from ``pending`` or, when the pool failed, run here."""
         if pending is not None:
             try:
                 return pending.result()
@@ -508,7 +539,8 @@ class EnhancedRewardComputer:
     def _score(
         baseline: SQLR1Baseline, job: BaselineJob, outcomes: list[MatchOutcome], w: tuple | str | None
     ) -> dict:
-        if w is None:
+        """The baseline breakdown of ``job`` from the outcome the plan placed at ``w``."""
+        if w is None:  # nothing ran: format failure, missing database or gold
             return baseline.score(job, None, None)
         if w == "unplanned":
             raise RuntimeError("the batch execution could not be planned")
