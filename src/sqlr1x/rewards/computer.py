@@ -14,8 +14,8 @@ Ordering guarantees (docs/rewards.md, checked by ``sqlr1x reward audit``):
 
 * SQL that SQLite does not parse (the syntax component is 0) gets no structural and no schema
   term either, so broken SQL scores exactly what no answer scores (-1).
-* The schema term is :func:`~sqlr1x.rewards.schema_aware.bounded_schema_penalty`: ``SchemaAwareReward``'s ``weight × n``,
-  softly bounded by ``SCHEMA_PENALTY_SHARE`` (3/4) of the syntax + structural score of the same
+* The schema term is :func:`~sqlr1x.rewards.schema_aware.bounded_schema_penalty`:
+  ``SchemaAwareReward``'s ``weight × n``, softly bounded by ``SCHEMA_PENALTY_SHARE`` (3/4) of the syntax + structural score of the same
   SQL. A parseable attempt therefore keeps a positive share of its dense terms, however many names
   it invents, and stays above broken SQL and no answer (R5); each further unknown name still costs.
 * A sample whose baseline status is in :data:`~sqlr1x.rewards.baseline.INVALID_STATUSES`
