@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "rewards": {"sql", "db"},
     "data": {"sql", "db"},
     "integrations": {"rewards", "sql", "db", "data"},
-    "config": set(),
+    "config": {"rewards"},  # the reward section is rewards.config.RewardConfig
     "models": {"sql", "db", "data", "config"},
     "eval": {"sql", "db", "rewards", "data", "integrations", "models", "config"},
     "train": {"sql", "db", "rewards", "data", "integrations", "models", "config", "eval"},

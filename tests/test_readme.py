@@ -1,4 +1,4 @@
-"""The README's quick start and DESIGN.md's public contract run verbatim."""
+"""The README's quick start and the seed's public API (docs/rewards.md, README) run verbatim."""
 
 from __future__ import annotations
 

@@ -22,29 +22,15 @@ DB_ROOT = ROOT / "src" / "sqlr1x" / "data" / "demo" / "databases"
 STRUCTURAL_RULES = {"R2", "R6"}
 
 
-def _weights(config: str | None) -> dict:
-    if config is None:
-        return {}
-    reward = load_config(ROOT / config).reward
-    keys = (
-        "schema_weight",
-        "structural_select_weight",
-        "structural_where_weight",
-        "structural_join_weight",
-        "syntax_weight",
-    )
-    return {k: getattr(reward, k) for k in keys}
-
-
 @pytest.fixture(scope="module", params=[None, "configs/train_24gb.yaml"], ids=["default", "train_24gb"])
 def report(request):
-    computer = EnhancedRewardComputer(**_weights(request.param))
-    return run_audit(load_cases(CASES), computer, DB_ROOT)
+    reward = load_config(ROOT / request.param).reward if request.param else None
+    return run_audit(load_cases(CASES), EnhancedRewardComputer.from_config(reward), DB_ROOT)
 
 
 @pytest.fixture(scope="module")
 def baseline_report():
-    return run_audit(load_cases(CASES), EnhancedRewardComputer(enable_enhanced=False), DB_ROOT)
+    return run_audit(load_cases(CASES), EnhancedRewardComputer.from_config(enable_enhanced=False), DB_ROOT)
 
 
 def _violations(report, rule):

@@ -1,4 +1,4 @@
-"""SchemaAwareReward: weight × number of distinct hallucinated tables/columns (DESIGN.md semantics)."""
+"""SchemaAwareReward: weight × number of distinct hallucinated tables/columns (semantics: docs/rewards.md#enhanced-components)."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def test_demo_pipeline_short(tmp_path):
     assert [r["step"] for r in grpo] == [1, 2, 3, 4]
     for key in (
         "rewards/sqlr1_baseline/mean",
-        "rewards/schema_hallucination/std",
+        "rewards/schema/std",
         "rewards/structural/mean",
         "rewards/syntax/mean",
         "sqlr1x/hallucination_rate",

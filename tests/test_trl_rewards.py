@@ -38,7 +38,7 @@ def test_names_and_weights():
             syntax_weight=0.2,
         )
     )
-    assert [f.__name__ for f in funcs] == ["sqlr1_baseline", "schema_hallucination", "structural", "syntax"]
+    assert [f.__name__ for f in funcs] == ["sqlr1_baseline", "schema", "structural", "syntax"]
     assert weights == [1.0, 1.0, 1.0, 1.0]
 
 
@@ -48,7 +48,7 @@ def test_trl_derives_the_same_names():
     funcs, _ = make_reward_funcs({})
     assert [get_callable_name(f) for f in funcs] == [
         "sqlr1_baseline",
-        "schema_hallucination",
+        "schema",
         "structural",
         "syntax",
     ]

@@ -2,7 +2,8 @@
 
 Sections (the seed's ``configs/train_24gb.yaml`` keys plus ours): ``reward``, ``optimization``,
 ``logging``, ``data``, ``sft``. Every model forbids unknown keys, so a typo fails loudly with the
-file, the dotted key path and a suggestion.
+file, the dotted key path and a suggestion. ``reward`` is :class:`sqlr1x.rewards.config.RewardConfig`
+(re-exported here): the rewards layer owns the reward options and their defaults.
 
 Example::
 
@@ -23,6 +24,9 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# The reward section is the rewards layer's own model (the one place of reward defaults).
+from sqlr1x.rewards.config import RewardConfig
 
 __all__ = [
     "ConfigError",
@@ -46,23 +50,6 @@ class ConfigError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class RewardConfig(_Strict):
-    """Reward weights (seed keys) and SQL-R1 baseline options."""
-
-    enable_enhanced: bool = True
-    schema_weight: float = -0.5
-    structural_select_weight: float = 0.3
-    structural_where_weight: float = 0.3
-    structural_join_weight: float = 0.2
-    syntax_weight: float = 0.2
-    # SQL-R1 baseline options
-    exec_timeout: float = Field(30.0, gt=0, description="seconds per SQL execution (SQL-R1: 30)")
-    empty_result_guard: bool = Field(False, description="no credit when gold and prediction are both empty")
-    workers: int | None = Field(
-        None, ge=1, description="processes executing SQL per reward batch (null: one per CPU; 1: in-process)"
-    )
 
 
 class LoraConfigModel(_Strict):

@@ -8,10 +8,14 @@ Examples::
 ``--sql`` is wrapped in a well-formed SQL-R1 completion (``<think></think><answer>```sql …```</answer>``)
 so the baseline scores the query itself; ``--completion`` is scored as the model wrote it.
 
-``sqlr1x reward audit [--cases FILE] [--config YAML]`` checks that the reward (with the config's
-weights, default weights otherwise) orders completions as rules R1–R6 of docs/rewards.md demand, on
-the shipped cases over the demo databases or on your own; it prints the pass rate per rule and
-every violation with its terms, and exits 1 when there is a violation.
+``sqlr1x reward audit [--cases FILE] [--config YAML]`` checks that the reward orders completions
+as rules R1–R6 of docs/rewards.md#reward-semantics-and-the-audit demand, on the shipped cases over
+the demo databases or on your own; it prints the pass rate per rule and every violation with its
+terms, and exits 1 when there is a violation.
+
+Both build the reward with ``EnhancedRewardComputer.from_config``: the ``reward:`` section of
+``--config`` (defaults: :class:`~sqlr1x.rewards.config.RewardConfig`), then the flags given here
+(``--timeout``, ``--empty-result-guard``, ``--*-weight``) on top.
 """
 
 from __future__ import annotations
@@ -21,6 +25,18 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from sqlr1x.rewards.config import REWARD_DEFAULTS
+
+# flag destination -> RewardConfig key (a flag left out keeps the config's value)
+_FLAG_KEYS = {
+    "timeout": "exec_timeout",
+    "schema_weight": "schema_weight",
+    "select_weight": "structural_select_weight",
+    "where_weight": "structural_where_weight",
+    "join_weight": "structural_join_weight",
+    "syntax_weight": "syntax_weight",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     audit.add_argument(
         "--cases", type=Path, metavar="FILE", help="audit cases (JSON lines); default: the shipped cases"
     )
-    audit.add_argument("--config", type=Path, metavar="YAML", help="take the reward weights from this config")
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="YAML",
+        help="take the reward options from this config's reward section",
+    )
     audit.add_argument(
         "--db-root",
         type=Path,
@@ -73,17 +94,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
     p.add_argument(
-        "--timeout", type=float, default=30.0, help="execution timeout per query in seconds (default 30)"
+        "--timeout",
+        type=float,
+        help=f"execution timeout per query in seconds (default {REWARD_DEFAULTS.exec_timeout:g})",
     )
     p.add_argument(
-        "--empty-result-guard", action="store_true", help="no result reward for empty == empty results"
+        "--empty-result-guard",
+        action="store_true",
+        default=None,
+        help="no result reward for empty == empty results",
     )
-    p.add_argument("--schema-weight", type=float, default=-0.5)
-    p.add_argument("--select-weight", type=float, default=0.3)
-    p.add_argument("--where-weight", type=float, default=0.3)
-    p.add_argument("--join-weight", type=float, default=0.2)
-    p.add_argument("--syntax-weight", type=float, default=0.2)
+    for dest, key in _FLAG_KEYS.items():
+        if dest != "timeout":
+            flag = "--" + dest.replace("_", "-")
+            p.add_argument(flag, type=float, help=f"{key} (default {getattr(REWARD_DEFAULTS, key):g})")
     p.set_defaults(func=run)
+
+
+def build_computer(args: argparse.Namespace, **overrides: Any) -> Any:
+    """The reward computer of ``--config`` (or the defaults) with the flags given on top.
+
+    Args:
+        args: the parsed ``sqlr1x reward`` arguments.
+        **overrides: further ``RewardConfig`` fields (e.g. ``enable_enhanced=False``).
+    """
+    from sqlr1x.rewards.computer import EnhancedRewardComputer
+
+    config = None
+    if getattr(args, "config", None) is not None:
+        from sqlr1x.config import load_config
+
+        config = load_config(args.config).reward
+    flags = {key: getattr(args, dest, None) for dest, key in _FLAG_KEYS.items()}
+    flags["empty_result_guard"] = getattr(args, "empty_result_guard", None)
+    return EnhancedRewardComputer.from_config(config, **flags, **overrides)
 
 
 def _load_schema(path: Path | None, db_id: str | None) -> Any:
@@ -128,34 +172,28 @@ def _default_cases() -> Path:
 
 
 def run_audit_command(args: argparse.Namespace) -> int:
+    """``sqlr1x reward audit``: run :func:`~sqlr1x.rewards.audit.run_audit` and print the report.
+
+    Args:
+        args: the parsed arguments: ``--cases`` (default: the shipped cases), ``--db-root``
+            (default: the demo databases), ``--config`` and the weight flags (the reward),
+            ``--baseline-only`` (``enable_enhanced=False``), ``--json``.
+
+    Returns:
+        The exit status: 0 when every rule holds, 1 when there is a violation.
+    """
+    from sqlr1x.rewards import registry
     from sqlr1x.rewards.audit import format_report, load_cases, run_audit
-    from sqlr1x.rewards.computer import EnhancedRewardComputer
 
-    options: dict[str, Any] = {
-        "schema_weight": args.schema_weight,
-        "structural_select_weight": args.select_weight,
-        "structural_where_weight": args.where_weight,
-        "structural_join_weight": args.join_weight,
-        "syntax_weight": args.syntax_weight,
-    }
-    enable = not args.baseline_only
-    timeout, guard = args.timeout, args.empty_result_guard
-    if args.config is not None:
-        from sqlr1x.config import load_config
-
-        reward = load_config(args.config).reward
-        options = {k: getattr(reward, k) for k in options}
-        enable = enable and bool(reward.enable_enhanced)
-        timeout, guard = float(reward.exec_timeout), bool(reward.empty_result_guard)
+    computer = build_computer(args, enable_enhanced=False) if args.baseline_only else build_computer(args)
+    options = {key: getattr(computer.config, key) for key in registry.weight_keys()}
+    enable = computer.enable_enhanced
     cases_path = args.cases if args.cases is not None else _default_cases()
     cases = load_cases(cases_path)
     if args.db_root is not None:
         db_root = args.db_root
     else:
         db_root = Path(__file__).resolve().parents[1] / "data" / "demo" / "databases"
-    computer = EnhancedRewardComputer(
-        enable_enhanced=enable, timeout=timeout, empty_result_guard=guard, **options
-    )
     report = run_audit(cases, computer, db_root)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
@@ -169,8 +207,6 @@ def run_audit_command(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
-
-    from sqlr1x.rewards import EnhancedRewardComputer
 
     if args.action == "audit":
         return run_audit_command(args)
@@ -195,15 +231,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: database not found: {args.db}", file=sys.stderr)
         return 2
     schema = _load_schema(args.schema, args.db_id)
-    computer = EnhancedRewardComputer(
-        schema_weight=args.schema_weight,
-        structural_select_weight=args.select_weight,
-        structural_where_weight=args.where_weight,
-        structural_join_weight=args.join_weight,
-        syntax_weight=args.syntax_weight,
-        timeout=args.timeout,
-        empty_result_guard=args.empty_result_guard,
-    )
+    computer = build_computer(args)
     result = computer.compute_reward(
         text, args.gold, schema=schema, db_path=str(args.db), prefilled_think=prefilled
     )
@@ -223,12 +251,12 @@ def run(args: argparse.Namespace) -> int:
     table.add_row("length", _fmt(b.get("length")), "")
     table.add_row("[bold]baseline[/]", _fmt(result.baseline_total), _fmt(b.get("status")))
     names = ", ".join(f"{h.kind} {h.name}" for h in result.hallucinations)
-    table.add_row("schema", _fmt(result.schema), _fmt(names or "no hallucinations"))
-    table.add_row("structural", _fmt(result.structural), "")
     syntax_note = (
         "valid" if result.syntax_valid else (result.syntax_check.reason if result.syntax_check else "")
     )
-    table.add_row("syntax", _fmt(result.syntax), _fmt(syntax_note))
+    notes = {"schema": names or "no hallucinations", "syntax": syntax_note}
+    for name, term in result.components.items():  # one row per registered component
+        table.add_row(name, _fmt(term), _fmt(notes.get(name, "")))
     table.add_row("[bold]total[/]", f"[bold]{_fmt(result.total)}[/]", "")
     console.print(table)
     console.print(f"SQL: {result.sql or '(none)'}", markup=False, highlight=False)

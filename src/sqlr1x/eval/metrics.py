@@ -10,12 +10,19 @@ Execution match is reported under two named semantics:
   column permutations allowed, row order only when the gold query has ORDER BY;
 - ``ex_bird`` — BIRD: ``set(pred_rows) == set(gold_rows)``.
 
-Example::
+Example, on a temporary database::
 
-    >>> s = score_sql(example, "SELECT name FROM employees")       # doctest: +SKIP
-    >>> s.ex_spider, s.syntax_error, s.hallucinations                # doctest: +SKIP
+    >>> import os, sqlite3, tempfile
+    >>> from sqlr1x.data.example import Example
+    >>> db = os.path.join(tempfile.mkdtemp(), "company.sqlite")
+    >>> con = sqlite3.connect(db)
+    >>> _ = con.executescript("CREATE TABLE employees (id INTEGER, name TEXT); INSERT INTO employees VALUES (1, 'Ann');")
+    >>> con.close()
+    >>> example = Example("q1", "Who works here?", "", "company", db, "SELECT name FROM employees", "demo", "dev")
+    >>> s = score_sql(example, "SELECT name FROM employees")
+    >>> s.ex_spider, s.syntax_error, s.hallucinations
     (True, False, [])
-    >>> aggregate([s])["metrics"]["ex_spider"]["mean"]               # doctest: +SKIP
+    >>> aggregate([s])["metrics"]["ex_spider"]["mean"]
     1.0
 """
 
@@ -121,7 +128,7 @@ def _reward_scorers() -> tuple[Any, float]:
     """The reward computer with the default weights, and its structural maximum (for [0, 1])."""
     from sqlr1x.rewards.computer import EnhancedRewardComputer
 
-    computer = EnhancedRewardComputer()
+    computer = EnhancedRewardComputer.from_config()
     structural = computer.structural_reward
     return computer, structural.select_weight + structural.where_weight + structural.join_weight
 

@@ -1,8 +1,9 @@
 """TRL ``GRPOTrainer`` reward functions: one per reward term, sharing one computation per completion.
 
 ``make_reward_funcs(config)`` returns ``(funcs, weights)`` for
-``GRPOTrainer(reward_funcs=funcs, args=GRPOConfig(reward_weights=weights, ...))``. The functions are
-named ``sqlr1_baseline``, ``schema_hallucination``, ``structural`` and ``syntax``, so TRL logs
+``GRPOTrainer(reward_funcs=funcs, args=GRPOConfig(reward_weights=weights, ...))``. There is one
+function per term: ``sqlr1_baseline`` and one per component of :mod:`sqlr1x.rewards.registry`,
+named as the component (``schema``, ``structural``, ``syntax``), so TRL logs
 ``rewards/<name>/mean`` for each. Every function returns the term *already multiplied by its own
 configured weight* — exactly the term that :class:`~sqlr1x.rewards.computer.EnhancedRewardComputer`
 adds to ``total`` — and every TRL weight is ``1.0``; so TRL's weighted sum equals
@@ -25,7 +26,7 @@ Example::
 
     >>> funcs, weights = make_reward_funcs({"enable_enhanced": True})
     >>> [f.__name__ for f in funcs], weights
-    (['sqlr1_baseline', 'schema_hallucination', 'structural', 'syntax'], [1.0, 1.0, 1.0, 1.0])
+    (['sqlr1_baseline', 'schema', 'structural', 'syntax'], [1.0, 1.0, 1.0, 1.0])
 """
 
 from __future__ import annotations
@@ -36,18 +37,21 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
+from sqlr1x.rewards import registry
 from sqlr1x.rewards._common import LRU, as_text
 from sqlr1x.rewards.computer import EnhancedRewardComputer, RewardResult
 
 logger = logging.getLogger("sqlr1x.rewards")
 
-FUNC_NAMES = ("sqlr1_baseline", "schema_hallucination", "structural", "syntax")
-_FIELDS = {
-    "sqlr1_baseline": "baseline_total",
-    "schema_hallucination": "schema",
-    "structural": "structural",
-    "syntax": "syntax",
-}
+BASELINE_FUNC = "sqlr1_baseline"
+
+
+def func_names(enable_enhanced: bool = True) -> tuple[str, ...]:
+    """The reward functions' names: the baseline, then each registered component's name."""
+    return (BASELINE_FUNC, *registry.names()) if enable_enhanced else (BASELINE_FUNC,)
+
+
+FUNC_NAMES = func_names()  # as registered when this module was imported
 
 _LAST_LOCK = threading.Lock()
 _LAST_BATCH: list[RewardResult] = []
@@ -80,16 +84,6 @@ def batch_stats(results: Sequence[RewardResult]) -> dict[str, float]:
 def last_batch_stats() -> dict[str, float]:
     """:func:`batch_stats` of the last batch, for a training callback."""
     return batch_stats(last_batch_results())
-
-
-def _option(config: Any, name: str, default: Any) -> Any:
-    if config is None:
-        return default
-    if isinstance(config, Mapping):
-        value = config.get(name, default)
-    else:
-        value = getattr(config, name, default)
-    return default if value is None else value
 
 
 def _column(kwargs: Mapping[str, Any], name: str, n: int) -> list[Any]:
@@ -212,11 +206,12 @@ class RewardFunction:
     """A TRL reward function for one term; ``__name__`` is what TRL logs under ``rewards/<name>/``."""
 
     def __init__(self, name: str, scorer: BatchScorer) -> None:
-        if name not in _FIELDS:
-            raise ValueError(f"unknown reward function {name!r}; expected one of {FUNC_NAMES}")
+        if name not in func_names():
+            raise ValueError(f"unknown reward function {name!r}; expected one of {func_names()}")
         self.__name__ = name
         self.__qualname__ = name
-        self.field = _FIELDS[name]
+        # the RewardResult attribute it returns: a component's term has the component's name
+        self.field = "baseline_total" if name == BASELINE_FUNC else name
         self.scorer = scorer
 
     def __call__(
@@ -233,39 +228,35 @@ class RewardFunction:
 
 
 def make_computer(reward_config: Any = None, **overrides: Any) -> EnhancedRewardComputer:
-    """An :class:`EnhancedRewardComputer` from a config object or dict (``config.reward`` works)."""
-
-    def opt(name: str, default: Any) -> Any:
-        return overrides.get(name, _option(reward_config, name, default))
-
-    return EnhancedRewardComputer(
-        enable_enhanced=bool(opt("enable_enhanced", True)),
-        schema_weight=float(opt("schema_weight", -0.5)),
-        structural_select_weight=float(opt("structural_select_weight", 0.3)),
-        structural_where_weight=float(opt("structural_where_weight", 0.3)),
-        structural_join_weight=float(opt("structural_join_weight", 0.2)),
-        syntax_weight=float(opt("syntax_weight", 0.2)),
-        timeout=float(opt("exec_timeout", 30.0)),
-        empty_result_guard=bool(opt("empty_result_guard", False)),
-        db_root=opt("db_root", None),
-        workers=opt("workers", None),
-    )
+    """:meth:`EnhancedRewardComputer.from_config` (kept for callers of the TRL adapter)."""
+    return EnhancedRewardComputer.from_config(reward_config, **overrides)
 
 
 def make_reward_funcs(
     reward_config: Any = None,
     *,
     computer: EnhancedRewardComputer | None = None,
-    prefilled_think: bool | Literal["auto"] = "auto",
+    prefilled_think: bool | Literal["auto"] | None = None,
 ) -> tuple[list[Callable[..., list[float]]], list[float]]:
-    """``(funcs, weights)`` for GRPOTrainer from a reward config (object or dict) or a ready computer.
+    """``(funcs, weights)`` for ``GRPOTrainer(reward_funcs=funcs, args=GRPOConfig(reward_weights=weights))``.
 
-    Config fields: ``enable_enhanced``, ``schema_weight``, ``structural_select_weight``,
-    ``structural_where_weight``, ``structural_join_weight``, ``syntax_weight``; optional
-    ``exec_timeout`` (s), ``empty_result_guard``, ``db_root``, ``workers``.
+    Args:
+        reward_config: a :class:`~sqlr1x.rewards.config.RewardConfig` (``config.reward``), a dict of
+            its keys (unknown keys raise ``ValueError``) or an object with some of its fields;
+            ``None``: the defaults. Ignored when ``computer`` is given.
+        computer: a ready :class:`EnhancedRewardComputer` to score with instead.
+        prefilled_think: whether completions start inside ``<think>``: ``"auto"`` decides per
+            sample from the prompt's end, ``True``/``False`` force it; ``None``: the config's
+            ``prefilled_think`` (default ``"auto"``).
+
+    Returns:
+        One function per term (``sqlr1_baseline``, then the registry's components when
+        ``enable_enhanced``), each returning its weighted term, and a weight of 1.0 for each.
     """
-    computer = computer if computer is not None else make_computer(reward_config)
+    if computer is None:
+        computer = EnhancedRewardComputer.from_config(reward_config)
+    if prefilled_think is None:
+        prefilled_think = computer.config.prefilled_think
     scorer = BatchScorer(computer, prefilled_think=prefilled_think)
-    names = FUNC_NAMES if computer.enable_enhanced else FUNC_NAMES[:1]
-    funcs = [RewardFunction(name, scorer) for name in names]
+    funcs = [RewardFunction(name, scorer) for name in func_names(computer.enable_enhanced)]
     return funcs, [1.0] * len(funcs)

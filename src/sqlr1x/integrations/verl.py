@@ -25,9 +25,12 @@ not a folder and a database file that is not there raise :class:`DatabaseNotFoun
 a configuration error is not a reward. An ``extra_info["schema"]`` is used for the schema reward,
 else the schema is read from the database.
 
-**Options** (``custom_reward_function.reward_kwargs``) are checked: an unknown one raises
-``ValueError`` listing the valid ones (:data:`OPTIONS`); the keywords verl itself adds
-(``reward_router_address``, ``reward_model_tokenizer``) are accepted and ignored.
+**Options** (``custom_reward_function.reward_kwargs``) are the fields of
+:class:`~sqlr1x.rewards.config.RewardConfig` (the keys of a training YAML's ``reward:`` section, with
+the same defaults), except ``compare_mode``, which ``data_source`` decides. They are checked: an
+unknown one raises ``ValueError`` listing the valid ones (:data:`OPTIONS`), a bad value raises
+``ValueError`` naming it; the keywords verl itself adds (``reward_router_address``,
+``reward_model_tokenizer``) are accepted and ignored.
 
 verl applies the chat template with a generation prompt, so the model opens ``<think>`` itself:
 ``prefilled_think`` defaults to False; set ``extra_info["prefilled_think"]`` (or the option)
@@ -35,8 +38,8 @@ when the prompt pre-fills it.
 
 The returned dict has the same keys for every sample (verl requires it) and only numbers, so
 verl can average each key into its metrics: ``score`` (the reward, ``EnhancedRewardComputer.total``),
-``baseline``, ``format``, ``exec``, ``result``, ``length``, ``schema``, ``structural``, ``syntax``,
-``n_hallucinations``, ``syntax_valid``, ``format_ok``, ``executable``, ``correct``, ``invalid``.
+``baseline``, ``format``, ``exec``, ``result``, ``length``, one key per component of
+:mod:`sqlr1x.rewards.registry` (``schema``, ``structural``, ``syntax``), ``n_hallucinations``, ``syntax_valid``, ``format_ok``, ``executable``, ``correct``, ``invalid``.
 ``invalid = 1`` flags a sample that is not the policy's fault (missing database, failing or
 timed-out gold, result cut at the row cap): its score is 0 and a WARNING names the database.
 
@@ -59,10 +62,14 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, get_args
 
+from pydantic import ValidationError
+
+from sqlr1x.rewards import registry
 from sqlr1x.rewards._common import DB_ROOT_ENV, GroundTruth, parse_ground_truth
 from sqlr1x.rewards.computer import EnhancedRewardComputer, RewardResult
+from sqlr1x.rewards.config import RewardConfig
 
 logger = logging.getLogger("sqlr1x.integrations.verl")
 
@@ -73,9 +80,7 @@ SCORE_KEYS = (
     "exec",
     "result",
     "length",
-    "schema",
-    "structural",
-    "syntax",
+    *registry.names(),  # one key per registered component
     "n_hallucinations",
     "syntax_valid",
     "format_ok",
@@ -84,30 +89,31 @@ SCORE_KEYS = (
     "invalid",
 )
 
-_COMPUTER_OPTIONS: dict[str, Any] = {
-    "enable_enhanced": True,
-    "schema_weight": -0.5,
-    "structural_select_weight": 0.3,
-    "structural_where_weight": 0.3,
-    "structural_join_weight": 0.2,
-    "syntax_weight": 0.2,
-    "exec_timeout": 30.0,
-    "empty_result_guard": False,
-    "workers": None,
-}
-# Options about the rows rather than the computer.
-_ROW_OPTIONS: dict[str, Any] = {"db_root": None, "prefilled_think": False, "unknown_source": "error"}
-OPTIONS = (*_COMPUTER_OPTIONS, *_ROW_OPTIONS)
+# Decided per row here (from data_source), so not an option.
+_PER_ROW = frozenset({"compare_mode"})
+# The valid options: RewardConfig's fields, the same keys (and defaults) as a YAML reward section.
+OPTIONS = tuple(name for name in RewardConfig.model_fields if name not in _PER_ROW)
+# Options about the rows rather than the computer (used here, not by get_computer).
+_ROW_OPTIONS = ("db_root", "prefilled_think", "unknown_source")
 # Keywords verl's reward managers pass on their own (reward-model routing); not ours to use.
 _VERL_KEYWORDS = frozenset({"reward_router_address", "reward_model_tokenizer"})
 
 # data_source (lower case, without an ``sqlr1x/`` prefix) -> execution_match mode.
 SOURCE_MODES = {"spider": "spider", "synsql": "spider", "wikisql": "spider", "demo": "spider", "bird": "bird"}
-UNKNOWN_SOURCE_CHOICES = ("error", "spider", "bird")
+UNKNOWN_SOURCE_CHOICES: tuple[str, ...] = get_args(RewardConfig.model_fields["unknown_source"].annotation)
 
 _COMPUTERS: dict[tuple, EnhancedRewardComputer] = {}
 _LOCK = threading.Lock()
 _WARNED_SOURCES: set[str] = set()
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    """One pydantic error of an option as ``reward option key=value: why; valid: [...]``."""
+    key = str(error["loc"][0]) if error["loc"] else "<options>"
+    field = RewardConfig.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+    choices = get_args(field.annotation) if field is not None else ()
+    valid = f"; valid: {list(choices)}" if choices and all(isinstance(c, str) for c in choices) else ""
+    return f"reward option {key}={error.get('input')!r}: {error['msg']}{valid}"
 
 
 class DatabaseNotFoundError(FileNotFoundError):
@@ -122,14 +128,17 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """
     unknown = sorted(k for k in options if k not in OPTIONS and k not in _VERL_KEYWORDS)
     if unknown:
+        hint = " (compare_mode is chosen per row from data_source)" if "compare_mode" in unknown else ""
         raise ValueError(
-            f"unknown reward option(s) {unknown} for sqlr1x's compute_score; valid: {sorted(OPTIONS)}"
+            f"unknown reward option(s) {unknown} for sqlr1x's compute_score{hint}; valid: {sorted(OPTIONS)}"
         )
     checked = {k: v for k, v in options.items() if k in OPTIONS}
-    if checked.get("unknown_source", "error") not in UNKNOWN_SOURCE_CHOICES:
-        raise ValueError(
-            f"reward option unknown_source={checked['unknown_source']!r}; valid: {list(UNKNOWN_SOURCE_CHOICES)}"
-        )
+    try:
+        RewardConfig.coerce(checked)
+    except ValidationError as exc:
+        # one message per option (a union type reports each alternative)
+        first = {str(e["loc"][0]) if e["loc"] else "": e for e in reversed(exc.errors())}
+        raise ValueError("; ".join(_describe(e) for e in reversed(first.values()))) from None
     return checked
 
 
@@ -180,25 +189,17 @@ def resolve_database(info: Mapping[str, Any], truth: GroundTruth, db_root: str |
 def get_computer(
     db_root: str | None = None, compare_mode: str = "spider", **options: Any
 ) -> EnhancedRewardComputer:
-    """The process-wide computer for these options (built once; verl calls per sample)."""
-    opts = {k: options.get(k, default) for k, default in _COMPUTER_OPTIONS.items()}
-    key = (db_root, compare_mode, *sorted(opts.items()))
+    """The process-wide computer for these options (built once; verl calls per sample).
+
+    ``options``: :data:`OPTIONS` except the per-row ones (``prefilled_think``, ``unknown_source``),
+    which :func:`compute_score` applies itself.
+    """
+    config = RewardConfig.coerce(options, db_root=db_root, compare_mode=compare_mode)
+    key = tuple(sorted(config.model_dump().items()))
     with _LOCK:
         computer = _COMPUTERS.get(key)
         if computer is None:
-            computer = EnhancedRewardComputer(
-                enable_enhanced=bool(opts["enable_enhanced"]),
-                schema_weight=float(opts["schema_weight"]),
-                structural_select_weight=float(opts["structural_select_weight"]),
-                structural_where_weight=float(opts["structural_where_weight"]),
-                structural_join_weight=float(opts["structural_join_weight"]),
-                syntax_weight=float(opts["syntax_weight"]),
-                timeout=float(opts["exec_timeout"]),
-                empty_result_guard=bool(opts["empty_result_guard"]),
-                workers=None if opts["workers"] is None else int(opts["workers"]),
-                db_root=db_root,
-                compare_mode=compare_mode,
-            )
+            computer = EnhancedRewardComputer.from_config(config)
             _COMPUTERS[key] = computer
     return computer
 
@@ -213,9 +214,7 @@ def result_to_scores(result: RewardResult) -> dict[str, float]:
         "exec": float(b.get("exec", 0.0)),
         "result": float(b.get("result", 0.0)),
         "length": float(b.get("length", 0.0)),
-        "schema": float(result.schema),
-        "structural": float(result.structural),
-        "syntax": float(result.syntax),
+        **{name: float(term) for name, term in result.components.items()},
         "n_hallucinations": float(len(result.hallucinations)),
         "syntax_valid": float(result.syntax_valid),
         "format_ok": float(result.format_ok),
@@ -232,16 +231,33 @@ def compute_score(
     extra_info: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> dict[str, float]:
-    """Score one verl response; ``kwargs`` are the options (:data:`OPTIONS`, see the module docstring)."""
+    """Score one verl response (verl's ``custom_reward_function`` signature).
+
+    Args:
+        data_source: the parquet row's ``data_source``; decides the result comparison
+            (:func:`compare_mode_for`).
+        solution_str: the decoded response.
+        ground_truth: ``reward_model.ground_truth``: a SQL string or ``{"sql", "db_id"}``.
+        extra_info: the row's ``extra_info`` (``db_path``, ``db_relpath``, ``db_id``, ``schema``,
+            ``prefilled_think``).
+        **kwargs: the options (:data:`OPTIONS`, from ``custom_reward_function.reward_kwargs``).
+
+    Returns:
+        The fixed-key dict of :func:`result_to_scores`; ``score`` is the reward.
+    """
     options = check_options(kwargs)
+    # row options (with RewardConfig's defaults); the rest configure the computer
+    row = RewardConfig.coerce({k: options.pop(k) for k in _ROW_OPTIONS if k in options})
     info = extra_info if isinstance(extra_info, Mapping) else {}
-    mode = compare_mode_for(data_source, options.pop("unknown_source", "error"))
-    db_root = options.pop("db_root", None) or os.environ.get(DB_ROOT_ENV)
+    mode = compare_mode_for(data_source, row.unknown_source)
+    db_root = row.db_root or os.environ.get(DB_ROOT_ENV)
     truth = ground_truth
     if info.get("db_id") and not isinstance(truth, Mapping):
         truth = {"sql": truth, "db_id": info["db_id"]}
     db_path = resolve_database(info, parse_ground_truth(truth), db_root)
-    prefilled = info.get("prefilled_think", options.pop("prefilled_think", False))
+    # extra_info wins; "auto" (the default): verl's chat template lets the model open <think>
+    prefilled = info.get("prefilled_think", row.prefilled_think)
+    prefilled = False if prefilled == "auto" else prefilled
     computer = get_computer(compare_mode=mode, **options)
     result = computer.compute_reward(
         solution_str, truth, schema=info.get("schema"), db_path=db_path, prefilled_think=bool(prefilled)

@@ -1,7 +1,7 @@
 """The reward audit: does the reward order completions of the same question the way an expert would?
 
 GRPO exploits whatever the reward pays for, so the reward is judged by the ordering it induces
-(docs/rewards.md, "Reward semantics"). A case is one gold query on one database with completions
+(docs/rewards.md#reward-semantics-and-the-audit). A case is one gold query on one database with completions
 of known kinds; each rule is a set of pairwise checks on their total rewards:
 
 * **R1** every ``correct``/``equivalent`` completion > every other completion;
@@ -18,13 +18,24 @@ Cases are JSON lines: ``{"id", "db_id", "gold", "completions": [{"id", "kind", "
 "base"?}]}`` with ``db_id`` a folder of ``db_root`` holding ``<db_id>.sqlite``; the shipped cases
 are ``tests/reward_audit/cases.jsonl``. ``sqlr1x reward audit`` runs them.
 
-Example::
+Example, one case over a temporary database::
 
+    >>> import json, pathlib, sqlite3, tempfile
     >>> from sqlr1x.rewards.computer import EnhancedRewardComputer
-    >>> report = run_audit(load_cases("tests/reward_audit/cases.jsonl"), EnhancedRewardComputer(),
-    ...                    "src/sqlr1x/data/demo/databases")                    # doctest: +SKIP
-    >>> report.pass_rate("R1")                                                  # doctest: +SKIP
-    1.0
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> (root / "shop").mkdir()
+    >>> con = sqlite3.connect(root / "shop" / "shop.sqlite")
+    >>> _ = con.executescript("CREATE TABLE items (name TEXT, price REAL); INSERT INTO items VALUES ('pen', 2), ('ink', 9);")
+    >>> con.close()
+    >>> answer = "<think>.</think><answer>```sql\\n{}\\n```</answer>".format
+    >>> case = {"id": "c1", "db_id": "shop", "gold": "SELECT name FROM items WHERE price > 5", "completions": [
+    ...     {"id": "ok", "kind": "correct", "completion": answer("SELECT name FROM items WHERE price > 5")},
+    ...     {"id": "all", "kind": "trivial", "completion": answer("SELECT name FROM items")},
+    ...     {"id": "bad", "kind": "broken", "completion": answer("SELECT name FROM items WHERE")}]}
+    >>> _ = (root / "cases.jsonl").write_text(json.dumps(case))
+    >>> report = run_audit(load_cases(root / "cases.jsonl"), EnhancedRewardComputer.from_config(workers=1), root)
+    >>> report.ok, report.pass_rate("R1"), report.n_completions
+    (True, 1.0, 3)
 """
 
 from __future__ import annotations
@@ -183,9 +194,18 @@ def run_audit(
 ) -> AuditReport:
     """Score every completion of every case with ``computer`` and check the rules R1–R6.
 
-    ``computer`` is an :class:`~sqlr1x.rewards.computer.EnhancedRewardComputer`; completions are
-    scored as full model outputs (``prefilled_think=False``) against ``{"sql": gold, "db_path"}``,
-    the schema read from the database. ``eps`` absorbs float noise in the ``<=`` comparisons.
+    Completions are scored as full model outputs (``prefilled_think=False``) against
+    ``{"sql": gold, "db_path"}``, the schema read from the database.
+
+    Args:
+        cases: the cases (:func:`load_cases`).
+        computer: an :class:`~sqlr1x.rewards.computer.EnhancedRewardComputer` (build it with
+            ``EnhancedRewardComputer.from_config(config.reward)`` to audit a training config).
+        db_root: folder holding ``<db_id>/<db_id>.sqlite`` for every case.
+        eps: float noise absorbed by the ``<=`` comparisons.
+
+    Returns:
+        The :class:`AuditReport`: pass counts per rule, violations, every completion's terms.
     """
     report = AuditReport(n_cases=len(cases))
     items = []

@@ -49,10 +49,16 @@ closing the ``[] == []`` reward hack on tiny databases (SQL-R1 issue #28).
 
 Example::
 
+    >>> import os, sqlite3, tempfile
+    >>> db = os.path.join(tempfile.mkdtemp(), "company.sqlite")
+    >>> con = sqlite3.connect(db)
+    >>> _ = con.executescript("CREATE TABLE employees (name TEXT); INSERT INTO employees VALUES ('Ann'), ('Bo');")
+    >>> con.close()
     >>> reward = SQLR1Baseline(timeout=30.0)
     >>> text = "<think>easy</think><answer>```sql\\nSELECT name FROM employees\\n```</answer>"
-    >>> reward(text, "SELECT name FROM employees", db_path="company.sqlite")["score"]  # doctest: +SKIP
-    6.74...
+    >>> out = reward(text, "SELECT name FROM employees", db_path=db)
+    >>> out["status"], out["format"], out["exec"], out["result"], round(out["score"], 2)
+    ('match', 1.0, 2.0, 3.0, 6.71)
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ from typing import Any
 from sqlr1x.db.compare import MODES, gold_has_order_by, results_match, spider_exec_sql, spider_postprocess
 from sqlr1x.db.executor import ExecResult, SQLiteExecutor
 from sqlr1x.rewards._common import as_text, coerce_schema, parse_ground_truth, resolve_db_path
+from sqlr1x.rewards.config import REWARD_DEFAULTS
 from sqlr1x.sql.extract import Extraction, extract_answer
 from sqlr1x.sql.resolve import string_read_identifiers
 
@@ -164,11 +171,21 @@ def _breakdown(
 class SQLR1Baseline:
     """The SQL-R1 reward as a callable returning the breakdown dict (``score`` is the reward).
 
-    ``timeout`` is exact per query (default 30 s like upstream); gold results are cached per
-    process (:meth:`SQLiteExecutor.execute_cached`). ``db_root`` (or ``$SQLR1X_DB_ROOT``) locates
-    ``<root>/<db_id>/<db_id>.sqlite`` when the ground truth names a ``db_id`` but no path.
-    ``compare_mode``: ``"spider"`` (test-suite semantics, as published) or ``"bird"`` (both queries
-    run as written, results compared as sets), like :func:`sqlr1x.db.compare.execution_match`.
+    Gold results are cached per process (:meth:`SQLiteExecutor.execute_cached`). Defaults are
+    :class:`~sqlr1x.rewards.config.RewardConfig`'s.
+
+    Args:
+        timeout: seconds per query, exact (interrupted inside SQLite; ``exec_timeout``, 30 s like
+            upstream).
+        empty_result_guard: no result and length reward when both results are empty.
+        executor: the :class:`~sqlr1x.db.executor.SQLiteExecutor` to run queries with (default: a
+            new one with ``timeout`` and ``max_rows``).
+        db_root: folder that locates ``<root>/<db_id>/<db_id>.sqlite`` when the ground truth names
+            a ``db_id`` but no path (else ``$SQLR1X_DB_ROOT``).
+        max_rows: row cap per query; a result cut by it makes the sample invalid (``truncated``).
+        compare_mode: ``"spider"`` (test-suite semantics, as published), ``"bird"`` (both queries
+            run as written, results compared as sets) or ``"ordered"``, like
+            :func:`sqlr1x.db.compare.execution_match`.
 
     >>> SQLR1Baseline()("no tags at all", "SELECT 1")["score"]
     -1.0
@@ -176,13 +193,13 @@ class SQLR1Baseline:
 
     def __init__(
         self,
-        timeout: float = 30.0,
-        empty_result_guard: bool = False,
+        timeout: float = REWARD_DEFAULTS.exec_timeout,
+        empty_result_guard: bool = REWARD_DEFAULTS.empty_result_guard,
         executor: SQLiteExecutor | None = None,
         *,
-        db_root: str | os.PathLike | None = None,
+        db_root: str | os.PathLike | None = REWARD_DEFAULTS.db_root,
         max_rows: int = 100_000,
-        compare_mode: str = "spider",
+        compare_mode: str = REWARD_DEFAULTS.compare_mode,
     ) -> None:
         if compare_mode not in MODES:
             raise ValueError(f"unknown compare_mode {compare_mode!r}; expected one of {MODES}")

@@ -1,7 +1,9 @@
-"""The reward computer: SQL-R1 baseline plus the schema, structural and syntax components.
+"""The reward computer: SQL-R1 baseline plus the dense components of :mod:`sqlr1x.rewards.registry`.
 
-``total = baseline_total + schema + structural + syntax``; with ``enable_enhanced=False`` the
-components are 0 and ``total == baseline_total``.
+``total = baseline_total + schema + structural + syntax`` (one term per registered component);
+with ``enable_enhanced=False`` the components are 0 and ``total == baseline_total``. Build it from
+a :class:`~sqlr1x.rewards.config.RewardConfig` (or its YAML section, or verl's options) with
+:meth:`EnhancedRewardComputer.from_config`; the seed's keywords work too.
 
 Each completion is extracted and parsed once; the parse is shared by the three components. The
 components score the extracted SQL whenever there is one (also when the strict SQL-R1 format check
@@ -12,8 +14,8 @@ Ordering guarantees (docs/rewards.md, checked by ``sqlr1x reward audit``):
 
 * SQL that SQLite does not parse (the syntax component is 0) gets no structural and no schema
   term either, so broken SQL scores exactly what no answer scores (-1).
-* The schema term is :func:`bounded_schema_penalty`: ``SchemaAwareReward``'s ``weight × n``,
-  softly bounded by ``SCHEMA_PENALTY_SHARE`` (3/4) of the syntax + structural score of the same
+* The schema term is :func:`~sqlr1x.rewards.schema_aware.bounded_schema_penalty`:
+  ``SchemaAwareReward``'s ``weight × n``, softly bounded by ``SCHEMA_PENALTY_SHARE`` (3/4) of the syntax + structural score of the same
   SQL. A parseable attempt therefore keeps a positive share of its dense terms, however many names
   it invents, and stays above broken SQL and no answer (R5); each further unknown name still costs.
 * A sample whose baseline status is in :data:`~sqlr1x.rewards.baseline.INVALID_STATUSES`
@@ -44,15 +46,22 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from sqlr1x.db.executor import MatchOutcome, MatchTask, PendingMatches, SQLiteExecutor
+from sqlr1x.rewards import registry
 from sqlr1x.rewards._common import as_text, coerce_schema, parse_ground_truth, resolve_db_path
 from sqlr1x.rewards.baseline import FORMAT_REWARD, INVALID_STATUSES, BaselineJob, SQLR1Baseline
-from sqlr1x.rewards.schema_aware import SchemaAwareReward, distinct_hallucinations
-from sqlr1x.rewards.structural import StructuralDiff, StructuralReward
-from sqlr1x.rewards.syntax import EnhancedSyntaxReward, SyntaxCheck, check_syntax
+from sqlr1x.rewards.config import REWARD_DEFAULTS, RewardConfig
+from sqlr1x.rewards.registry import SQLAnalysis
+from sqlr1x.rewards.schema_aware import (  # noqa: F401  (re-exported: tests and docs import it from here)
+    SCHEMA_PENALTY_SHARE,
+    bounded_schema_penalty,
+    distinct_hallucinations,
+)
+from sqlr1x.rewards.structural import StructuralDiff
+from sqlr1x.rewards.syntax import SyntaxCheck, check_syntax
 from sqlr1x.sql.analysis import Hallucination, parse_sql
 from sqlr1x.sql.extract import extract_answer
 
@@ -61,34 +70,8 @@ logger = logging.getLogger("sqlr1x.rewards")
 # Longer SQL is still executed by the baseline but not analysed (sqlglot on megabytes takes seconds).
 MAX_ANALYSED_SQL_CHARS = 100_000
 
-# The schema penalty of a completion takes at most this share of what its SQL earned from the
-# syntax and structural components, so a parseable attempt always stays above broken SQL (R5).
-SCHEMA_PENALTY_SHARE = 0.75
-
 _WARNED: set[str] = set()
 _WARNED_LOCK = threading.Lock()
-
-
-def bounded_schema_penalty(weight: float, n: int, earned: float) -> float:
-    """The schema term in the computer: ``weight × n``, softly bounded by ``SCHEMA_PENALTY_SHARE × earned``.
-
-    ``earned`` is the syntax plus structural score of the same SQL. With ``B = 0.75 × earned`` and
-    ``x = |weight| × n``, the penalty is ``-B·x / (B + x)``: close to ``weight × n`` while that is
-    small against ``B``, strictly more negative with every further unknown name, and never beyond
-    ``-B``. A non-negative ``weight`` is returned unbounded (``weight × n``).
-
-    >>> round(bounded_schema_penalty(-0.5, 1, 0.2), 4), round(bounded_schema_penalty(-0.5, 20, 0.2), 4)
-    (-0.1154, -0.1478)
-    """
-    if n <= 0:
-        return 0.0
-    if weight >= 0:
-        return weight * n
-    bound = SCHEMA_PENALTY_SHARE * max(earned, 0.0)
-    if bound <= 0:
-        return 0.0
-    x = -weight * n
-    return -bound * x / (bound + x)
 
 
 def _warn_once(key: str, message: str, *args: Any) -> None:
@@ -116,6 +99,21 @@ class RewardResult:
     structural_diff: StructuralDiff | None = None
     syntax_check: SyntaxCheck | None = None
     invalid: str = ""  # why this sample is no reward (not the policy's fault); "" when it is one
+    # terms of components registered after the seed's three (those have fields of their own)
+    other_terms: dict[str, float] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> float:
+        # only reached for names that are not attributes: a later component's term, by its name
+        if name in registry.names():
+            return self.__dict__.get("other_terms", {}).get(name, 0.0)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def set_term(self, name: str, value: float) -> None:
+        """Set the term of the registered component ``name`` (``result.<name>`` reads it)."""
+        if name in _RESULT_FIELDS:
+            setattr(self, name, value)
+        else:
+            self.other_terms[name] = value
 
     @property
     def valid(self) -> bool:
@@ -124,7 +122,8 @@ class RewardResult:
 
     @property
     def components(self) -> dict[str, float]:
-        return {"schema": self.schema, "structural": self.structural, "syntax": self.syntax}
+        """The term of every registered component, in registry order."""
+        return {name: getattr(self, name) for name in registry.names()}
 
     @property
     def format_ok(self) -> bool:
@@ -143,9 +142,7 @@ class RewardResult:
         d = {
             "total": self.total,
             "baseline_total": self.baseline_total,
-            "schema": self.schema,
-            "structural": self.structural,
-            "syntax": self.syntax,
+            **self.components,
             "baseline": dict(self.baseline),
             "hallucinations": [list(h) for h in self.hallucinations],
             "sql": self.sql,
@@ -159,6 +156,9 @@ class RewardResult:
                 for c in self.structural_diff.clauses
             }
         return d
+
+
+_RESULT_FIELDS = frozenset(f.name for f in fields(RewardResult))
 
 
 @dataclass
@@ -183,33 +183,77 @@ def _accepts(fn: Callable, name: str) -> bool:
 
 
 class EnhancedRewardComputer:
-    """Combine a baseline reward with the three dense components (seed API, plus batch scoring).
+    """Combine a baseline reward with the dense components (seed API, plus batch scoring).
 
-    ``baseline_reward_fn`` is any ``(solution_str, ground_truth, **kw) -> float | dict`` (a dict
-    must hold ``"score"``); ``None`` means :class:`~sqlr1x.rewards.baseline.SQLR1Baseline` built
-    from ``timeout``, ``empty_result_guard``, ``db_root`` and ``compare_mode`` (``"spider"`` or
-    ``"bird"``). With an ``SQLR1Baseline`` the batch method executes all queries of a batch in
-    parallel processes, each distinct query once.
+    The defaults of every keyword are :class:`~sqlr1x.rewards.config.RewardConfig`'s; prefer
+    :meth:`from_config` outside the seed API. With an ``SQLR1Baseline`` the batch method executes
+    all queries of a batch in parallel processes, each distinct query once.
+
+    Args:
+        baseline_reward_fn: any ``(solution_str, ground_truth, **kw) -> float | dict`` (a dict
+            must hold ``"score"``); ``None``: :class:`~sqlr1x.rewards.baseline.SQLR1Baseline` built
+            from ``timeout``, ``empty_result_guard``, ``executor``, ``db_root`` and ``compare_mode``.
+        enable_enhanced: add the dense components; ``False`` makes ``total == baseline_total``.
+        schema_weight: ``SchemaAwareReward``'s weight per hallucinated element (a penalty, < 0).
+        structural_select_weight: ``StructuralReward``'s SELECT-side weight.
+        structural_where_weight: ``StructuralReward``'s WHERE/GROUP BY/HAVING weight.
+        structural_join_weight: ``StructuralReward``'s FROM/JOIN weight.
+        syntax_weight: ``EnhancedSyntaxReward``'s weight.
+        db_root: folder of ``<db_id>/<db_id>.sqlite`` for ground truths naming only a ``db_id``.
+        timeout: seconds per SQL execution (``RewardConfig.exec_timeout``).
+        empty_result_guard: no result credit when gold and prediction are both empty.
+        executor: the :class:`~sqlr1x.db.executor.SQLiteExecutor` for the default baseline.
+        workers: processes executing a batch's SQL (None: one per CPU; 1: in-process).
+        prefilled_think: for samples that do not say: ``True`` when prompts end with ``<think>``;
+            ``"auto"`` (default) and ``False``: they do not.
+        compare_mode: ``"spider"``, ``"bird"`` or ``"ordered"`` result comparison.
+        **weights: weights of components registered after the seed's three (their
+            ``RewardConfig`` keys, see :mod:`sqlr1x.rewards.registry`).
     """
 
     def __init__(
         self,
         baseline_reward_fn: Callable[..., float | dict] | None = None,
-        enable_enhanced: bool = True,
-        schema_weight: float = -0.5,
-        structural_select_weight: float = 0.3,
-        structural_where_weight: float = 0.3,
-        structural_join_weight: float = 0.2,
-        syntax_weight: float = 0.2,
+        enable_enhanced: bool = REWARD_DEFAULTS.enable_enhanced,
+        schema_weight: float = REWARD_DEFAULTS.schema_weight,
+        structural_select_weight: float = REWARD_DEFAULTS.structural_select_weight,
+        structural_where_weight: float = REWARD_DEFAULTS.structural_where_weight,
+        structural_join_weight: float = REWARD_DEFAULTS.structural_join_weight,
+        syntax_weight: float = REWARD_DEFAULTS.syntax_weight,
         *,
-        db_root: str | os.PathLike | None = None,
-        timeout: float = 30.0,
-        empty_result_guard: bool = False,
+        db_root: str | os.PathLike | None = REWARD_DEFAULTS.db_root,
+        timeout: float = REWARD_DEFAULTS.exec_timeout,
+        empty_result_guard: bool = REWARD_DEFAULTS.empty_result_guard,
         executor: SQLiteExecutor | None = None,
-        workers: int | None = None,
-        prefilled_think: bool = False,
-        compare_mode: str = "spider",
+        workers: int | None = REWARD_DEFAULTS.workers,
+        prefilled_think: bool | str = REWARD_DEFAULTS.prefilled_think,
+        compare_mode: str = REWARD_DEFAULTS.compare_mode,
+        **weights: float,
     ) -> None:
+        unknown = sorted(set(weights) - set(registry.weight_keys()))
+        if unknown:
+            raise TypeError(
+                f"EnhancedRewardComputer() got unexpected keyword argument(s) {unknown}; "
+                f"component weights are {list(registry.weight_keys())}"
+            )
+        weights.update(
+            schema_weight=schema_weight,
+            structural_select_weight=structural_select_weight,
+            structural_where_weight=structural_where_weight,
+            structural_join_weight=structural_join_weight,
+            syntax_weight=syntax_weight,
+        )
+        # Validated once, so a bad value fails here naming its key rather than inside a trainer.
+        self.config = RewardConfig(
+            enable_enhanced=enable_enhanced,
+            exec_timeout=timeout,
+            empty_result_guard=empty_result_guard,
+            workers=workers,
+            db_root=None if db_root is None else os.fspath(db_root),
+            prefilled_think=prefilled_think,
+            compare_mode=compare_mode,
+            **weights,
+        )
         if baseline_reward_fn is None:
             baseline_reward_fn = SQLR1Baseline(
                 timeout=timeout,
@@ -220,22 +264,69 @@ class EnhancedRewardComputer:
             )
         self.baseline_reward_fn = baseline_reward_fn
         self.enable_enhanced = bool(enable_enhanced)
-        self.schema_reward = SchemaAwareReward(weight=schema_weight)
-        self.structural_reward = StructuralReward(
-            select_weight=structural_select_weight,
-            where_weight=structural_where_weight,
-            join_weight=structural_join_weight,
-        )
-        self.syntax_reward = EnhancedSyntaxReward(weight=syntax_weight)
+        # One configured reward per registered component, also as `<name>_reward` (the seed's
+        # `schema_reward`, `structural_reward`, `syntax_reward`).
+        self.components = registry.COMPONENTS
+        self.rewards: dict[str, Any] = {c.name: c.build(self.config) for c in self.components}
+        for name, reward in self.rewards.items():
+            setattr(self, f"{name}_reward", reward)
         self.db_root = db_root if db_root is not None else getattr(baseline_reward_fn, "db_root", None)
         self.workers = workers
-        self.prefilled_think = bool(prefilled_think)
+        self.prefilled_think = self.config.prefilled_think is True
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Any = None,
+        /,
+        *,
+        baseline_reward_fn: Callable[..., float | dict] | None = None,
+        executor: SQLiteExecutor | None = None,
+        **overrides: Any,
+    ) -> EnhancedRewardComputer:
+        """The computer a reward configuration describes: what TRL, verl, the CLI and eval build.
+
+        Args:
+            config: a :class:`~sqlr1x.rewards.config.RewardConfig` (``TrainConfig.reward``), a
+                mapping of its keys (a YAML ``reward:`` section, verl's ``reward_kwargs``), an
+                object with some of its fields, or ``None`` for the defaults. ``None`` values
+                mean "the default"; an unknown key of a mapping raises ``ValueError``.
+            baseline_reward_fn: a custom baseline instead of the SQL-R1 one.
+            executor: the SQL executor of the SQL-R1 baseline (tests, benchmarks).
+            **overrides: ``RewardConfig`` fields that win over ``config``'s.
+
+        >>> computer = EnhancedRewardComputer.from_config({"syntax_weight": 0.4}, exec_timeout=5)
+        >>> computer.syntax_reward.weight, computer.baseline_reward_fn.timeout
+        (0.4, 5.0)
+        """
+        cfg = RewardConfig.coerce(config, **overrides)
+        return cls(
+            baseline_reward_fn,
+            cfg.enable_enhanced,
+            db_root=cfg.db_root,
+            timeout=cfg.exec_timeout,
+            empty_result_guard=cfg.empty_result_guard,
+            executor=executor,
+            workers=cfg.workers,
+            prefilled_think=cfg.prefilled_think,
+            compare_mode=cfg.compare_mode,
+            **{key: getattr(cfg, key) for key in registry.weight_keys()},
+        )
 
     # -- public API -------------------------------------------------------------------------------------
     def compute_reward(
         self, solution_str: Any, ground_truth: Any, schema: Any = None, **kw: Any
     ) -> RewardResult:
-        """Score one completion. ``kw``: ``db_path``, ``prefilled_think``; others go to a custom baseline."""
+        """Score one completion (the seed's call).
+
+        Args:
+            solution_str: the model output (``<think>…</think><answer>```sql …```</answer>``), or
+                prompt + output; anything else gets a defined reward too.
+            ground_truth: the gold SQL, or ``{"sql", "db_id"?, "db_path"?}``.
+            schema: for the schema term: the seed dict, a Spider ``tables.json`` entry, a SQLite
+                path or a ``Schema``; ``None``: read from the database when there is one.
+            **kw: ``db_path``, ``prefilled_think``; others go to a custom ``baseline_reward_fn``.
+        """
         item = {"solution_str": solution_str, "ground_truth": ground_truth, "schema": schema, **kw}
         return self.compute_rewards([item])[0]
 
@@ -306,6 +397,9 @@ class EnhancedRewardComputer:
 
     def _batch(self, items: list[_Item]) -> list[RewardResult]:
         baseline: SQLR1Baseline = self.baseline_reward_fn  # type: ignore[assignment]
+        # 1. Prepare: extract each completion's SQL and decide what must run (a failed format
+        #    check, a missing database or gold decide the baseline without executing anything).
+        #    A sample that cannot be prepared becomes an internal error, never an exception.
         jobs: list[BaselineJob | None] = []
         for it in items:
             try:
@@ -317,21 +411,27 @@ class EnhancedRewardComputer:
             except Exception as exc:
                 logger.warning("SQL-R1 baseline could not prepare a sample: %r", exc, exc_info=True)
                 jobs.append(None)
+        # 2. Plan: one executor task per gold with its distinct predictions (see _plan), so each
+        #    distinct query of the batch runs once; where[i] says where sample i's outcome will be.
         try:
             tasks, where = self._plan(jobs)
         except Exception as exc:  # never raise into a trainer
             logger.warning("could not plan the batch execution: %r", exc, exc_info=True)
             tasks, where = [], ["unplanned" if j is not None and j.needs_execution else None for j in jobs]
+        # 3. Submit: the executor starts the tasks in worker processes (in-process for small
+        #    batches or workers=1) and hands back a PendingMatches without waiting for them.
         pending = None
         try:
             pending = baseline.executor.submit_matches(tasks, workers=self.workers)
         except Exception as exc:
             logger.warning("batch execution failed to start (%r); executing sequentially", exc)
-        # The enhanced components run here while the workers execute the queries.
+        # 4. Analyse: the enhanced components run here while the workers execute the queries.
         analysed = [
             self._analyse(it, job.pred_sql if job is not None else None)
             for it, job in zip(items, jobs, strict=True)
         ]
+        # 5. Collect: wait for the outcomes (running what no worker started), then score each
+        #    sample from the place the plan gave it, and add the components.
         outcomes = self._outcomes(baseline.executor, pending, tasks)
         out = []
         for it, job, w, an in zip(items, jobs, where, analysed, strict=True):
@@ -359,11 +459,16 @@ class EnhancedRewardComputer:
         ``(task, source)`` with ``source`` the task whose gold slot holds the prediction's result.
         """
         GoldKey = tuple[str, str, bool, str]
+        # Step 1: group the predictions by what they are compared with: (database, gold SQL,
+        # whether row order matters, compare mode) -> its distinct predictions, in batch order.
         groups: dict[GoldKey, dict[str, None]] = {}
         for job in jobs:
             if job is not None and job.needs_execution:
                 gkey = (job.db_path, job.exec_gold, job.order_matters, job.mode)
                 groups.setdefault(gkey, {})[job.exec_pred] = None
+        # Step 2: find the shared predictions: on one database, a prediction listed under several
+        # golds, or one that is itself a gold there. Each must still run once, so it leaves its
+        # groups; its rows come back and the comparisons happen here instead.
         seen: dict[tuple[str, str], int] = {}
         gold_of: dict[tuple[str, str], GoldKey] = {}
         for gkey, preds in groups.items():
@@ -372,8 +477,11 @@ class EnhancedRewardComputer:
                 if pred != gkey[1]:
                     seen[(gkey[0], pred)] = seen.get((gkey[0], pred), 0) + 1
         shared = {key for key, n in seen.items() if n > 1 or key in gold_of}
+        # golds whose rows must come back: a shared prediction equal to them reads its rows there
         required = {gold_of[key] for key in shared if key in gold_of}
-        # Tasks in order of first appearance in the batch (slow queries stay spread out).
+        # Step 3: the tasks, built when a group is first met in the batch (slow queries stay spread
+        # out). A task holds its group's own predictions (compared in the worker) and asks for the
+        # gold's rows only when a comparison happens here (required, or shared predictions left).
         tasks: list[MatchTask] = []
         task_of: dict[GoldKey, int] = {}
         local: dict[GoldKey, dict[str, int]] = {}
@@ -391,6 +499,10 @@ class EnhancedRewardComputer:
                 )
             return task_of[gkey]
 
+        # Step 4: where each job's outcome will be: (task, k) for the k-th prediction of its group,
+        # or (task, ("source", m)) for a shared prediction whose rows are the gold slot of task m:
+        # the task of the gold it equals, or a task of its own (cache=False: a prediction must not
+        # enter the gold cache).
         where: list[tuple | None] = []
         for job in jobs:
             if job is None or not job.needs_execution:
@@ -419,6 +531,7 @@ class EnhancedRewardComputer:
     def _outcomes(
         executor: SQLiteExecutor, pending: PendingMatches | None, tasks: list[MatchTask]
     ) -> list[MatchOutcome]:
+        """The outcomes of ``tasks`` in task order, from ``pending`` or, when the pool failed, run here."""
         if pending is not None:
             try:
                 return pending.result()
@@ -430,7 +543,8 @@ class EnhancedRewardComputer:
     def _score(
         baseline: SQLR1Baseline, job: BaselineJob, outcomes: list[MatchOutcome], w: tuple | str | None
     ) -> dict:
-        if w is None:
+        """The baseline breakdown of ``job`` from the outcome the plan placed at ``w``."""
+        if w is None:  # nothing ran: format failure, missing database or gold
             return baseline.score(job, None, None)
         if w == "unplanned":
             raise RuntimeError("the batch execution could not be planned")
@@ -471,7 +585,8 @@ class EnhancedRewardComputer:
             except Exception as exc:
                 logger.warning("enhanced components failed: %r", exc, exc_info=True)
                 reasons.append(f"components failed: {exc!r}")
-                result.schema = result.structural = result.syntax = 0.0
+                for name in registry.names():
+                    result.set_term(name, 0.0)
         return result, reasons
 
     def _finish(
@@ -491,7 +606,8 @@ class EnhancedRewardComputer:
             # Not the policy's fault: no reward at all, and a WARNING per database naming the path.
             result.invalid = status
             result.total = result.baseline_total = 0.0
-            result.schema = result.structural = result.syntax = 0.0
+            for name in registry.names():
+                result.set_term(name, 0.0)
             path = resolve_db_path(item.db_path, parse_ground_truth(item.ground_truth), self.db_root)
             _warn_once(
                 f"{status}:{path}",
@@ -500,7 +616,10 @@ class EnhancedRewardComputer:
                 path or "<none>",
                 baseline.get("reason", ""),
             )
-        result.total = result.baseline_total + result.schema + result.structural + result.syntax
+        total = result.baseline_total
+        for term in result.components.values():
+            total += term
+        result.total = total
         result.reason = "; ".join(dict.fromkeys(r for r in reasons if r))
         if result.reason:
             logger.debug("reward %.3f: %s", result.total, result.reason)
@@ -528,11 +647,14 @@ class EnhancedRewardComputer:
         if schema is not None and schema_obj is None:
             reasons.append(f"schema reward skipped: {why}")
         self._score_sql(result, gold_sql, schema_obj, reasons)
-        result.total = result.schema + result.structural + result.syntax
+        result.total = 0.0
+        for term in result.components.values():
+            result.total += term
         result.reason = "; ".join(dict.fromkeys(r for r in reasons if r))
         return result
 
     def _score_sql(self, result: RewardResult, gold_sql: str | None, schema: Any, reasons: list[str]) -> None:
+        """Fill ``result``'s analysis and component terms for ``result.sql`` (no execution)."""
         sql = result.sql
         if sql is None:
             reasons.append("no SQL to analyse")
@@ -540,32 +662,41 @@ class EnhancedRewardComputer:
         if len(sql) > MAX_ANALYSED_SQL_CHARS:
             reasons.append(f"SQL longer than {MAX_ANALYSED_SQL_CHARS} characters is not analysed")
             return
+        # 1. Parse once; every component reads this parse. The syntax check (sqlglot's AST and
+        #    SQLite's own parser) is computed for every SQL: it gates all terms below.
         parsed = parse_sql(sql)
         check = check_syntax(parsed)
         result.syntax_check = check
         result.syntax_valid = check.valid
-        result.syntax = self.syntax_reward.weight if check.valid else 0.0
+        analysis = SQLAnalysis(parsed, check, schema=schema)
+        # 2. Hallucinations are reported for every SQL with a schema, broken or not (eval counts them).
         if schema is not None:
-            result.hallucinations = distinct_hallucinations(parsed, schema)
+            result.hallucinations = analysis.hallucinations = distinct_hallucinations(parsed, schema)
         if not check.valid:
-            # Broken SQL earns nothing from structure or the schema, even where sqlglot (laxer than
-            # SQLite) parses it: otherwise a broken query could outscore an honest one (R5).
+            # Broken SQL earns nothing from any component, even where sqlglot (laxer than SQLite)
+            # parses it: otherwise a broken query could outscore an honest one (R5).
             reasons.append("invalid syntax: no structural or schema term")
             return
         if gold_sql is not None and len(gold_sql) <= MAX_ANALYSED_SQL_CHARS:
-            # The schema (when there is one) qualifies unqualified columns of multi-table queries.
-            diff = self.structural_reward.diff(parsed, parse_sql(gold_sql), schema=schema)
-            result.structural_diff = diff
-            result.structural = diff.score
-        else:
-            reasons.append("no gold SQL for the structural reward")
-        result.schema = bounded_schema_penalty(
-            self.schema_reward.weight, len(result.hallucinations), result.syntax + result.structural
-        )
+            analysis.gold = parse_sql(gold_sql)
+        # 3. The components in registry order, penalties last: a penalty gets what the others
+        #    earned for this SQL (the schema term is bounded by 3/4 of syntax + structural).
+        earned = 0.0
+        for component in sorted(self.components, key=lambda c: c.penalty):
+            term = component.score(
+                self.rewards[component.name], analysis, earned if component.penalty else 0.0
+            )
+            result.set_term(component.name, term.value)
+            if component.detail_field is not None and term.detail is not None:
+                setattr(result, component.detail_field, term.detail)
+            if term.reason:
+                reasons.append(term.reason)
+            if not component.penalty:
+                earned += term.value
 
     def __repr__(self) -> str:
+        rewards = "".join(f", {name}={reward!r}" for name, reward in self.rewards.items())
         return (
             f"EnhancedRewardComputer(baseline_reward_fn={self.baseline_reward_fn!r}, "
-            f"enable_enhanced={self.enable_enhanced}, schema={self.schema_reward!r}, "
-            f"structural={self.structural_reward!r}, syntax={self.syntax_reward!r})"
+            f"enable_enhanced={self.enable_enhanced}{rewards})"
         )

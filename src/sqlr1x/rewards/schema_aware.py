@@ -1,7 +1,7 @@
 """Schema-aware reward: a penalty per distinct hallucinated table or column.
 
 The hallucinations themselves come from :func:`sqlr1x.sql.analysis.find_hallucinations` (scope
-walk with the DESIGN.md rules: an unknown table counts once and its qualified columns are not
+walk with the rules of docs/rewards.md#enhanced-components: an unknown table counts once and its qualified columns are not
 counted again; CTE names and aliases are not schema elements; an unresolved double-quoted token is
 a string literal). Matching is case-insensitive, so ``Foo`` and ``foo`` count once.
 
@@ -17,9 +17,36 @@ from __future__ import annotations
 from typing import Any
 
 from sqlr1x.rewards._common import LRU, coerce_schema
+from sqlr1x.rewards.config import REWARD_DEFAULTS
 from sqlr1x.sql.analysis import Hallucination, ParsedSQL, find_hallucinations, parse_sql
 
 _FOUND: LRU[tuple[str, int], tuple[Any, list[Hallucination]]] = LRU(maxsize=65_536)
+
+# The schema penalty of a completion takes at most this share of what its SQL earned from the
+# syntax and structural components, so a parseable attempt always stays above broken SQL (R5).
+SCHEMA_PENALTY_SHARE = 0.75
+
+
+def bounded_schema_penalty(weight: float, n: int, earned: float) -> float:
+    """The schema term in the computer: ``weight × n``, softly bounded by ``SCHEMA_PENALTY_SHARE × earned``.
+
+    ``earned`` is the syntax plus structural score of the same SQL. With ``B = 0.75 × earned`` and
+    ``x = |weight| × n``, the penalty is ``-B·x / (B + x)``: close to ``weight × n`` while that is
+    small against ``B``, strictly more negative with every further unknown name, and never beyond
+    ``-B``. A non-negative ``weight`` is returned unbounded (``weight × n``).
+
+    >>> round(bounded_schema_penalty(-0.5, 1, 0.2), 4), round(bounded_schema_penalty(-0.5, 20, 0.2), 4)
+    (-0.1154, -0.1478)
+    """
+    if n <= 0:
+        return 0.0
+    if weight >= 0:
+        return weight * n
+    bound = SCHEMA_PENALTY_SHARE * max(earned, 0.0)
+    if bound <= 0:
+        return 0.0
+    x = -weight * n
+    return -bound * x / (bound + x)
 
 
 def distinct_hallucinations(sql: str | ParsedSQL | None, schema: Any) -> list[Hallucination]:
@@ -67,7 +94,7 @@ class SchemaAwareReward:
     -1.0
     """
 
-    def __init__(self, weight: float = -0.5) -> None:
+    def __init__(self, weight: float = REWARD_DEFAULTS.schema_weight) -> None:
         self.weight = float(weight)
 
     def hallucinations(self, sql: str | ParsedSQL | None, schema: Any) -> list[Hallucination]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlglot import exp
 
+import sqlr1x.rewards.config as _config
 from sqlr1x.rewards._common import LRU, coerce_schema
 from sqlr1x.sql.analysis import ClauseComponents, ParsedSQL, clause_components, parse_sql
 from sqlr1x.sql.schema import Schema, SchemaError
@@ -108,7 +109,10 @@ class StructuralReward:
     """
 
     def __init__(
-        self, select_weight: float = 0.3, where_weight: float = 0.3, join_weight: float = 0.2
+        self,
+        select_weight: float = _config.REWARD_DEFAULTS.structural_select_weight,
+        where_weight: float = _config.REWARD_DEFAULTS.structural_where_weight,
+        join_weight: float = _config.REWARD_DEFAULTS.structural_join_weight,
     ) -> None:
         self.select_weight = float(select_weight)
         self.where_weight = float(where_weight)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from sqlr1x.rewards._common import LRU
+from sqlr1x.rewards.config import REWARD_DEFAULTS
 from sqlr1x.sql.analysis import ParsedSQL, parse_sql
 
 DML_TYPES: tuple[type[exp.Expression], ...] = (
@@ -163,7 +164,7 @@ class EnhancedSyntaxReward:
     0.2
     """
 
-    def __init__(self, weight: float = 0.2) -> None:
+    def __init__(self, weight: float = REWARD_DEFAULTS.syntax_weight) -> None:
         self.weight = float(weight)
 
     def check(self, sql: str | ParsedSQL | None) -> SyntaxCheck:
