@@ -30,6 +30,10 @@ CONFIG = {
         "gradient_checkpointing": False,
         "mixed_precision": "no",
         "learning_rate": 1e-3,
+        # A random policy's completions often all score the same (zero advantage, zero gradient);
+        # decoupled weight decay still moves the weights every step, so "training went on after
+        # the resume point" is observable whatever the rewards were.
+        "weight_decay": 0.1,
         "max_response_length": 12,
         "temperature": 1.0,
         "lora": {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.1, "target_modules": ["q_proj", "v_proj"]},
