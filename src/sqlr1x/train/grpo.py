@@ -39,6 +39,7 @@ __all__ = [
     "build_lora_config",
     "build_train_dataset",
     "cuda_available",
+    "grpo_kwargs",
     "load_policy",
     "make_grpo_trainer",
     "resolve_model",
@@ -123,6 +124,21 @@ def build_grpo_args(
     """
     from trl import GRPOConfig
 
+    return GRPOConfig(
+        **grpo_kwargs(config, run_dir, reward_weights=reward_weights, precision=precision, **extra)
+    )
+
+
+def grpo_kwargs(
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    reward_weights: list[float] | None = None,
+    precision: models.Precision | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The keyword arguments of ``build_grpo_args``'s ``GRPOConfig`` (inspectable for any hardware:
+    ``GRPOConfig`` itself refuses fp16 on a machine without CUDA)."""
     opt, log = config.optimization, config.logging
     if precision is None:
         precision = models.hardware_precision(opt.mixed_precision, lora=opt.lora.enabled)
@@ -175,7 +191,7 @@ def build_grpo_args(
     if use_vllm:
         kwargs.update(vllm_kwargs(config))
     kwargs.update(extra)
-    return GRPOConfig(**kwargs)
+    return kwargs
 
 
 def vllm_kwargs(config: TrainConfig) -> dict[str, Any]:
