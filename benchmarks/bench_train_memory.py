@@ -93,18 +93,30 @@ LAYER_RECOMPUTE_BYTES_PER_TOKEN = 158 * 1024
 
 
 def estimate_train_memory(
-    arch: dict, *, prompt_len: int, completion_len: int, sequences: int, lora_r: int = 32
+    arch: dict,
+    *,
+    prompt_len: int,
+    completion_len: int,
+    sequences: int,
+    lora_r: int = 32,
+    fused_lm_head: bool = True,
 ) -> dict[str, float]:
     """First-principles peak *allocated* GiB of one GRPO micro-batch (bf16, LoRA, gradient
     checkpointing, no KL reference): weights + LoRA states + layer checkpoints + one recomputed
-    layer + completion logits, summed (an upper-side estimate: the logits and the recomputed
-    layer peak at different moments of the backward). ``nvidia-smi`` shows more: the allocator's
-    reserve and the CUDA context (the seed's 20-22 GB).
+    layer + the LM head's output, summed (upper side: the LM head and the recomputed layer peak at
+    different moments of the backward). ``nvidia-smi`` shows more: the allocator's reserve and the
+    CUDA context (the seed's 20-22 GB).
 
-    >>> est = estimate_train_memory(QWEN25_CODER_3B, prompt_len=2048, completion_len=1024, sequences=8)
-    >>> round(est["total_gib"]), round(estimate_train_memory(QWEN25_CODER_3B, prompt_len=2048,
-    ...     completion_len=1024, sequences=16)["total_gib"])
-    (17, 26)
+    ``fused_lm_head``: TRL 1.16 scores completions with a chunked LM head (``add_fused_lm_head``,
+    ``trl/kernels/chunked_logprob.py``: 4096-token x 32768-vocab tiles), never the full logits;
+    False counts materialised bf16 completion logits plus one sequence upcast to fp32.
+
+    >>> q = dict(prompt_len=2048, completion_len=1024)
+    >>> [round(estimate_train_memory(QWEN25_CODER_3B, sequences=s, **q)["total_gib"]) for s in (8, 16)]
+    [14, 22]
+    >>> [round(estimate_train_memory(QWEN25_CODER_3B, sequences=s, fused_lm_head=False, **q)["total_gib"])
+    ...  for s in (8, 16)]
+    [17, 26]
     """
     tokens = sequences * (prompt_len + completion_len)
     h, v, n = arch["hidden_size"], arch["vocab_size"], arch["num_hidden_layers"]
@@ -115,11 +127,13 @@ def estimate_train_memory(
         # gradient checkpointing keeps each layer's bf16 input
         "layer_checkpoints": n * tokens * h * 2,
         "recomputed_layer": tokens * LAYER_RECOMPUTE_BYTES_PER_TOKEN,
-        # TRL computes bf16 logits of the completion tokens only (logits_to_keep)
-        "completion_logits": sequences * completion_len * v * 2,
-        # selective_log_softmax upcasts one sequence at a time to fp32
-        "log_softmax_fp32": completion_len * v * 4,
     }
+    if fused_lm_head:
+        # one tile: bf16 GEMM output and its fp32 statistics
+        parts["lm_head_tile"] = 4096 * min(v, 32768) * (2 + 4)
+    else:
+        parts["completion_logits"] = sequences * completion_len * v * 2
+        parts["log_softmax_fp32"] = completion_len * v * 4
     out = {k: b / GIB for k, b in parts.items()}
     out["total_gib"] = sum(parts.values()) / GIB
     return out

@@ -257,18 +257,15 @@ def meta_model_check() -> dict[str, Any]:
     n = sum(p.numel() for p in model.parameters())
     assert n == bench.base_params(bench.QWEN25_CODER_3B), (n, bench.base_params(bench.QWEN25_CODER_3B))
     assert all(p.device.type == "meta" for p in model.parameters())
-    est = {
-        g: bench.estimate_train_memory(
-            bench.QWEN25_CODER_3B, prompt_len=2048, completion_len=1024, sequences=2 * g
-        )["total_gib"]
-        for g in (4, 8)
-    }
-    return {
-        "params": n,
-        "lora_params_r32": bench.lora_params(bench.QWEN25_CODER_3B, 32),
-        "estimate_gib_2x4": round(est[4], 2),
-        "estimate_gib_2x8": round(est[8], 2),
-    }
+    shapes = dict(prompt_len=2048, completion_len=1024)
+    info: dict[str, Any] = {"params": n, "lora_params_r32": bench.lora_params(bench.QWEN25_CODER_3B, 32)}
+    for g in (4, 8):
+        for fused in (True, False):
+            est = bench.estimate_train_memory(
+                bench.QWEN25_CODER_3B, sequences=2 * g, fused_lm_head=fused, **shapes
+            )
+            info[f"estimate_gib_2x{g}{'' if fused else '_materialised_logits'}"] = round(est["total_gib"], 2)
+    return info
 
 
 def build_random_model(dest: Path, tok: Any) -> Path:
