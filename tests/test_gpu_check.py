@@ -82,6 +82,17 @@ def test_meta_model_is_the_3b_architecture_without_memory():
     assert info["estimate_gib_2x8"] > 21 and info["estimate_gib_2x8_materialised_logits"] > 25
 
 
+def test_every_needed_module_maps_to_its_wheel_name():
+    # the file names `pip download` gives these requirements
+    names = [
+        f"{req.split('==')[0].replace('-', '_')}-{req.split('==')[1]}-py3-none-any.whl"
+        for req in gpu_check.NEEDED.values()
+    ]
+    wheels = [Path(n) for n in names]
+    found = {m: gpu_check.wheel_for(m, wheels) for m in gpu_check.NEEDED}
+    assert all(found.values()) and len({w.name for w in found.values()}) == len(gpu_check.NEEDED)
+
+
 def test_nothing_needed_is_missing_in_the_test_environment():
     assert gpu_check.missing_modules() == []
     assert gpu_check.install_missing(Path("/nonexistent")) == []

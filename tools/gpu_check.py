@@ -166,6 +166,18 @@ def _unpacked(wheels: Path) -> Path:
     return out
 
 
+def wheel_for(module: str, wheels: list[Path]) -> Path | None:
+    """The wheel file of ``NEEDED[module]`` among ``wheels`` (wheel names use ``_`` for ``-``).
+
+    >>> wheel_for("dateutil", [Path("python_dateutil-4.0.0-py3-none-any.whl")]).name
+    'python_dateutil-4.0.0-py3-none-any.whl'
+    >>> wheel_for("pydantic", [Path("pydantic_core-2.50.5-cp311-cp311-manylinux2014_x86_64.whl")]) is None
+    True
+    """
+    name = NEEDED[module].split("==")[0].replace("-", "_").lower()
+    return next((w for w in wheels if w.name.lower().startswith(name + "-")), None)
+
+
 def install_missing(wheels: Path = WHEELS) -> list[str]:
     """Install the missing ``NEEDED`` modules from the bundle (no index, no dependency resolution:
     torch and transformers stay the image's). Returns what is still missing."""
@@ -173,12 +185,8 @@ def install_missing(wheels: Path = WHEELS) -> list[str]:
     if not missing:
         return []
     folder = _unpacked(wheels)
-    files = []
-    for module in missing:
-        name = NEEDED[module].split("==")[0].replace("-", "_").lower()
-        found = [f for f in folder.glob("*.whl") if f.name.lower().startswith(name + "-")]
-        if found:
-            files.append(str(found[0]))
+    available = sorted(folder.glob("*.whl"))
+    files = [str(w) for w in (wheel_for(m, available) for m in missing) if w is not None]
     if files:
         say(f"installing {len(files)} wheels from {folder}")
         subprocess.run(
