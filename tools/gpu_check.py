@@ -38,6 +38,7 @@ import importlib.util
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -138,13 +139,14 @@ def download_wheels(dest: Path = WHEELS, python_version: str = "3.11") -> Path:
             for info in zin.infolist():
                 zout.writestr(info, zin.read(info.filename), compress_type=zipfile.ZIP_STORED)
     bundle = dest / BUNDLE
-    with tarfile.open(bundle, "w:xz", preset=9) as tar:
+    partial = dest / (BUNDLE + ".part")  # renamed when complete, so nothing reads half an archive
+    with tarfile.open(partial, "w:xz", preset=9) as tar:
         for whl in sorted(stored.glob("*.whl")):
             tar.add(whl, arcname=whl.name)
-    for folder in (raw, stored):
-        for f in folder.iterdir():
-            f.unlink()
-        folder.rmdir()
+    partial.rename(bundle)
+    shutil.rmtree(dest / "unpacked", ignore_errors=True)  # a previous bundle's
+    shutil.rmtree(raw)
+    shutil.rmtree(stored)
     mib = bundle.stat().st_size / 2**20
     say(f"{bundle}: {mib:.1f} MiB for Python {python_version}")
     if mib > MAX_BUNDLE_MIB:
@@ -159,10 +161,13 @@ def _unpacked(wheels: Path) -> Path:
     """The bundle's wheel files, extracted once into ``wheels/unpacked``."""
     out = wheels / "unpacked"
     bundle = wheels / BUNDLE
-    if bundle.is_file() and not any(out.glob("*.whl")):
-        out.mkdir(parents=True, exist_ok=True)
+    if bundle.is_file() and not out.is_dir():
+        tmp = wheels / "unpacked.tmp"  # renamed when complete: a failed extraction leaves no half folder
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
         with tarfile.open(bundle, "r:xz") as tar:
-            tar.extractall(out, filter="data")
+            tar.extractall(tmp, filter="data")
+        tmp.rename(out)
     return out
 
 
