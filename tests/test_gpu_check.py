@@ -93,6 +93,46 @@ def test_every_needed_module_maps_to_its_wheel_name():
     assert all(found.values()) and len({w.name for w in found.values()}) == len(gpu_check.NEEDED)
 
 
+def _closure(names: list[str]) -> set[str]:
+    """Installed distributions ``names`` need, transitively (markers evaluated here, no extras)."""
+    import importlib.metadata as md
+    import re
+
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    stack = [re.sub(r"[-_.]+", "-", n).lower() for n in names]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = md.requires(name) or []
+        except md.PackageNotFoundError:
+            continue
+        for raw in requires:
+            req = Requirement(raw)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                stack.append(re.sub(r"[-_.]+", "-", req.name).lower())
+    return seen
+
+
+def test_bundle_covers_what_the_gpu_image_lacks():
+    """Our runtime dependencies (tensorboard aside: the check logs to jsonl) minus what torch,
+    transformers, accelerate and peft bring are all in NEEDED: the GPU machine can import us."""
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    ours = [Requirement(r).name for r in project["dependencies"] if not r.startswith("tensorboard")]
+    lacking = _closure(ours) - _closure(["torch", "transformers", "accelerate", "peft"])
+    bundled = {re.sub(r"[-_.]+", "-", r.split("==")[0]).lower() for r in gpu_check.NEEDED.values()}
+    assert lacking - bundled == set()
+
+
 def test_nothing_needed_is_missing_in_the_test_environment():
     assert gpu_check.missing_modules() == []
     assert gpu_check.install_missing(Path("/nonexistent")) == []

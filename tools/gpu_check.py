@@ -74,6 +74,7 @@ NEEDED: dict[str, str] = {
     "pyarrow": "pyarrow==24.0.0",  # the oldest datasets 5.2 takes: 6 MB smaller than 26.0.1
     "pandas": "pandas==3.1.1",
     "dateutil": "python-dateutil==4.0.0",
+    "tzdata": "tzdata==2026.6",  # python-dateutil 4 requires it
     "matplotlib": "matplotlib==3.11.2",
     "contourpy": "contourpy==1.3.3",
     "cycler": "cycler==0.12.1",
