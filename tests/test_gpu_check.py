@@ -150,7 +150,8 @@ def test_dry_run_trains_and_evaluates_an_adapter(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "gpu_check.py"), "--dry-run", "--out", str(tmp_path)],
+        [sys.executable, str(ROOT / "tools" / "gpu_check.py"), "--dry-run", "--out", str(tmp_path)]
+        + ["--work", str(tmp_path / "work")],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -162,3 +163,5 @@ def test_dry_run_trains_and_evaluates_an_adapter(tmp_path):
     assert report["outputs"]["checkpoint"] == ["checkpoint-1"] and report["outputs"]["final_adapter"]
     assert report["outputs"]["eval_report"] and report["outputs"]["eval_n"] == 4
     assert set(report["steps"]) == {"train", "eval"} and all(s["rc"] == 0 for s in report["steps"].values())
+    assert (tmp_path / "eval_report.md").is_file() and (tmp_path / "run_summary.json").is_file()
+    assert not (tmp_path / "run").exists()  # large artefacts stay in --work

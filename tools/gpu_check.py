@@ -16,7 +16,9 @@ One script, no network, <= 6 minutes on one GPU:
 5. runs ``train_colab.py`` for one real GRPO step on that model with a checkpoint and the final save;
 6. evaluates the saved LoRA adapter with ``sqlr1x eval``.
 
-It writes ``gpu_check.json`` and the step logs under ``--out`` (``$OUT`` on the device machine).
+It writes ``gpu_check.json``, the step logs and the small results (evaluation report, training
+summary and metrics) under ``--out`` (``$OUT`` on the device machine); the 6 GB model, the
+checkpoints and the adapter stay in ``--work`` (a temporary folder), which is not brought back.
 
 ``--dry-run`` (CPU, CI; run by ``tests/test_gpu_check.py``): the tokenizer loads with the template,
 the 3B model is built on the meta device (no weights allocated) and its parameter count and memory
@@ -42,6 +44,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -301,10 +304,12 @@ def build_random_model(dest: Path, tok: Any) -> Path:
 # ----------------------------------------------------------------------------- commands
 
 
-def commands(model: str, out: Path, *, gpu: bool) -> dict[str, list[str]]:
-    """The command lines of steps 4-6 (``model``: the 3B folder, or ``tiny`` on the CPU)."""
+def commands(model: str, work: Path, *, gpu: bool, out: Path | None = None) -> dict[str, list[str]]:
+    """The command lines of steps 4-6 (``model``: the 3B folder, or ``tiny`` on the CPU); runs and
+    reports in ``work``, the benchmark's JSON in ``out`` (default ``work``)."""
     py = sys.executable
-    run_dir = out / "run"
+    out = out or work
+    run_dir = work / "run"
     train = [
         py,
         str(ROOT / "train_colab.py"),
@@ -330,7 +335,7 @@ def commands(model: str, out: Path, *, gpu: bool) -> dict[str, list[str]]:
         train += ["-o", item]
     evaluate = [py, "-m", "sqlr1x.cli", "eval", "--model", str(run_dir / "grpo" / "final")]
     evaluate += ["--dataset", "demo:dev", "--limit", "4", "--max-new-tokens", "64", "--no-vllm", "--quiet"]
-    evaluate += ["--n-boot", "50", "--out", str(out / "eval")]
+    evaluate += ["--n-boot", "50", "--out", str(work / "eval")]
     bench = [py, str(ROOT / "benchmarks/bench_train_memory.py"), "--steps", "1", "--grad-accum", "1"]
     bench += ["--no-vllm", "--memory-gib", str(EMULATED_GIB), "--json", str(out / "bench.json")]
     cmds = {"train": train, "eval": evaluate}
@@ -386,15 +391,15 @@ def run_step(name: str, argv: list[str], env: dict[str, str], out: Path, timeout
     return {"rc": rc, "seconds": wall, "tail": tail, "log": str(log)}
 
 
-def check_outputs(out: Path) -> dict[str, Any]:
+def check_outputs(work: Path) -> dict[str, Any]:
     """What steps 5-6 must leave: a checkpoint, the final adapter, an evaluation report."""
-    grpo = out / "run" / "grpo"
+    grpo = work / "run" / "grpo"
     found = {
         "checkpoint": sorted(p.name for p in grpo.glob("checkpoint-*")),
         "final_adapter": (grpo / "final" / "adapter_config.json").is_file(),
-        "eval_report": (out / "eval" / "report.md").is_file(),
+        "eval_report": (work / "eval" / "report.md").is_file(),
     }
-    metrics = out / "eval" / "metrics.json"
+    metrics = work / "eval" / "metrics.json"
     if metrics.is_file():
         greedy = json.loads(metrics.read_text(encoding="utf-8"))["results"]["greedy"]
         found["eval_n"] = greedy["n"]
@@ -410,6 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="CPU-checkable parts only (tiny model for train+eval)"
     )
     p.add_argument("--out", default=os.environ.get("OUT") or "outputs/gpu-check", help="logs and results")
+    p.add_argument(
+        "--work",
+        default=str(Path(tempfile.gettempdir()) / "sqlr1x-gpu-check"),
+        help="model, checkpoints, adapter (large; not copied to --out)",
+    )
     p.add_argument("--wheels", default=str(WHEELS), help="folder with wheels.tar.xz (make gpu-wheels)")
     p.add_argument("--memory-gib", type=float, default=EMULATED_GIB, help="emulated card size (0: no cap)")
     p.add_argument("--timeout", type=int, default=150, help="seconds per step")
@@ -426,7 +436,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     t0 = time.time()
     out = Path(args.out).resolve()
+    work = Path(args.work).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"dry_run": args.dry_run, "python": sys.version.split()[0]}
     still = install_missing(wheels) if not args.dry_run else missing_modules()
     if still:
@@ -454,18 +466,21 @@ def main(argv: list[str] | None = None) -> int:
     model = "tiny"
     if gpu:
         t = time.time()
-        model = str(build_random_model(out / "qwen2.5-coder-3b-random", tok))
+        model = str(build_random_model(work / "qwen2.5-coder-3b-random", tok))
         report["build_model_s"] = round(time.time() - t, 1)
-    cmds = commands(model, out, gpu=gpu)
+    cmds = commands(model, work, gpu=gpu, out=out)
     parse_commands(cmds)
     report["commands"] = {k: shlex.join(v) for k, v in cmds.items()}
-    env = child_env(out, args.memory_gib if gpu else None)
+    env = child_env(work, args.memory_gib if gpu else None)
     report["steps"] = {}
     for name, argv_ in cmds.items():
         report["steps"][name] = run_step(name, argv_, env, out, args.timeout)
     if "bench" in cmds and (out / "bench.json").is_file():
         report["bench"] = json.loads((out / "bench.json").read_text(encoding="utf-8"))
-    report["outputs"] = check_outputs(out)
+    report["outputs"] = check_outputs(work)
+    for rel in ("eval/report.md", "eval/metrics.json", "run/summary.json", "run/metrics.jsonl"):
+        if (work / rel).is_file():
+            shutil.copy2(work / rel, out / rel.replace("/", "_"))
     report["seconds"] = round(time.time() - t0, 1)
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     outputs = report["outputs"]
