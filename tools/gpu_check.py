@@ -187,20 +187,36 @@ def wheel_for(module: str, wheels: list[Path]) -> Path | None:
     return next((w for w in wheels if w.name.lower().startswith(name + "-")), None)
 
 
-def install_missing(wheels: Path = WHEELS) -> list[str]:
-    """Install the missing ``NEEDED`` modules from the bundle (no index, no dependency resolution:
-    torch and transformers stay the image's). Returns what is still missing."""
+def install_missing(wheels: Path = WHEELS, target: Path | None = None) -> list[str]:
+    """Install the missing ``NEEDED`` modules from the bundle into ``target`` (a folder put first on
+    ``sys.path`` and on the children's ``PYTHONPATH``; the image's site-packages stay untouched, and
+    PEP 668 "externally managed" images do not object). No index, no dependency resolution: torch
+    and transformers stay the image's. Returns what is still missing."""
+    if target is not None and target.is_dir() and str(target) not in sys.path:
+        sys.path.insert(0, str(target))  # installed by an earlier run
+        importlib.invalidate_caches()
     missing = missing_modules()
     if not missing:
         return []
     folder = _unpacked(wheels)
     available = sorted(folder.glob("*.whl"))
     files = [str(w) for w in (wheel_for(m, available) for m in missing) if w is not None]
-    if files:
-        say(f"installing {len(files)} wheels from {folder}")
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", *files], check=True
-        )
+    if files and target is not None:
+        say(f"installing {len(files)} wheels from {folder} into {target}")
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--target",
+            str(target),
+        ]
+        subprocess.run(cmd + files, check=True)
+        if str(target) not in sys.path:
+            sys.path.insert(0, str(target))
         importlib.invalidate_caches()
     return missing_modules()
 
@@ -357,14 +373,15 @@ def parse_commands(cmds: dict[str, list[str]]) -> None:
         _bench().build_parser().parse_args(cmds["bench"][2:])
 
 
-def child_env(out: Path, gib: float | None) -> dict[str, str]:
-    """Offline environment for the children: our sources first, and the memory cap."""
+def child_env(out: Path, gib: float | None, pylib: Path | None = None) -> dict[str, str]:
+    """Offline environment for the children: the memory cap, the bundle's packages, our sources."""
     site = out / "site"
     site.mkdir(parents=True, exist_ok=True)
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     env["TOKENIZERS_PARALLELISM"] = "false"
-    env["PYTHONPATH"] = os.pathsep.join([str(site), str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
+    paths = [str(site)] + ([str(pylib)] if pylib is not None and pylib.is_dir() else [])
+    env["PYTHONPATH"] = os.pathsep.join([*paths, str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
     if gib:
         env["SQLR1X_GPU_MEMORY_GIB"] = str(gib)
     return env
@@ -440,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"dry_run": args.dry_run, "python": sys.version.split()[0]}
-    still = install_missing(wheels) if not args.dry_run else missing_modules()
+    pylib = work / "pylib"
+    still = install_missing(wheels, pylib) if not args.dry_run else missing_modules()
     if still:
         say(
             f"missing modules {still}: run `make gpu-wheels GPU_PY={sys.version_info[0]}.{sys.version_info[1]}`"
@@ -471,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     cmds = commands(model, work, gpu=gpu, out=out)
     parse_commands(cmds)
     report["commands"] = {k: shlex.join(v) for k, v in cmds.items()}
-    env = child_env(work, args.memory_gib if gpu else None)
+    env = child_env(work, args.memory_gib if gpu else None, pylib)
     report["steps"] = {}
     for name, argv_ in cmds.items():
         report["steps"][name] = run_step(name, argv_, env, out, args.timeout)
