@@ -35,7 +35,10 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from sqlr1x.config import TrainConfig
 
 __all__ = [
     "ModelLoadError",
@@ -258,7 +261,7 @@ def load_tokenizer(model_path: str | Path) -> Any:
 
 def load_policy(
     model_path: str | Path,
-    config: Any = None,
+    config: TrainConfig | None = None,
     *,
     precision: Precision | None = None,
     device: str | None = None,
@@ -274,7 +277,7 @@ def load_policy(
     from transformers import AutoModelForCausalLM
 
     if precision is None:
-        opt = getattr(config, "optimization", None)
+        opt = config.optimization if config is not None else None
         precision = hardware_precision(
             opt.mixed_precision if opt is not None else "bf16",
             lora=opt.lora.enabled if opt is not None else True,
