@@ -12,10 +12,15 @@ installed. Prints peak GPU memory (GiB) and completions/s; the reward is a cheap
 Without CUDA it runs a scaled-down model (hidden 64, 2 layers) for a few steps as a CI smoke test
 (< 60 s) of the same code path.
 
+It first prints the first-principles estimate (``estimate_train_memory``) next to which the
+measured peak can be read. ``--memory-gib 24`` caps this process at 24 GiB of a larger card
+(``torch.cuda.set_per_process_memory_fraction``), emulating a 24 GB GPU.
+
 Run it::
 
     python benchmarks/bench_train_memory.py            # GPU: full size; CPU: smoke test
     python benchmarks/bench_train_memory.py --steps 2 --no-vllm
+    python benchmarks/bench_train_memory.py --steps 1 --grad-accum 1 --no-vllm --memory-gib 24
 """
 
 from __future__ import annotations
@@ -62,6 +67,78 @@ SMOKE = dict(
 )
 
 
+GIB = 1024**3
+
+
+def lora_params(arch: dict, r: int) -> int:
+    """LoRA parameters on q,k,v,o,gate,up,down of every layer: ``r × (in + out)`` per matrix."""
+    h, i = arch["hidden_size"], arch["intermediate_size"]
+    kv = h // arch["num_attention_heads"] * arch["num_key_value_heads"]
+    per_layer = (h + h) * 2 + (h + kv) * 2 + (h + i) * 3
+    return r * per_layer * arch["num_hidden_layers"]
+
+
+def base_params(arch: dict) -> int:
+    """Parameters of a Qwen2 decoder (tied embeddings, qkv bias): 3.09 B for Qwen2.5-Coder-3B."""
+    h, i, v, n = arch["hidden_size"], arch["intermediate_size"], arch["vocab_size"], arch["num_hidden_layers"]
+    kv = h // arch["num_attention_heads"] * arch["num_key_value_heads"]
+    per_layer = h * h * 2 + h * kv * 2 + (h + 2 * kv) + 3 * h * i + 2 * h
+    return v * h * (1 if arch.get("tie_word_embeddings", True) else 2) + n * per_layer + h
+
+
+# Activations one decoder layer keeps for its backward, per token, when gradient checkpointing
+# recomputes it (bf16, LoRA r=32 with dropout, SDPA attention): norms, q/k/v/o inputs and outputs,
+# the three 11008-wide MLP tensors and their LoRA dropout copies and masks. ≈158 KiB.
+LAYER_RECOMPUTE_BYTES_PER_TOKEN = 158 * 1024
+
+
+def estimate_train_memory(
+    arch: dict,
+    *,
+    prompt_len: int,
+    completion_len: int,
+    sequences: int,
+    lora_r: int = 32,
+    fused_lm_head: bool = True,
+) -> dict[str, float]:
+    """First-principles peak *allocated* GiB of one GRPO micro-batch (bf16, LoRA, gradient
+    checkpointing, no KL reference): weights + LoRA states + layer checkpoints + one recomputed
+    layer + the LM head's output, summed (upper side: the LM head and the recomputed layer peak at
+    different moments of the backward). ``nvidia-smi`` shows more: the allocator's reserve and the
+    CUDA context (the seed's 20-22 GB).
+
+    ``fused_lm_head``: TRL 1.16 scores completions with a chunked LM head (``add_fused_lm_head``,
+    ``trl/kernels/chunked_logprob.py``: 4096-token x 32768-vocab tiles), never the full logits;
+    False counts materialised bf16 completion logits plus one sequence upcast to fp32.
+
+    >>> q = dict(prompt_len=2048, completion_len=1024)
+    >>> [round(estimate_train_memory(QWEN25_CODER_3B, sequences=s, **q)["total_gib"]) for s in (8, 16)]
+    [14, 22]
+    >>> [round(estimate_train_memory(QWEN25_CODER_3B, sequences=s, fused_lm_head=False, **q)["total_gib"])
+    ...  for s in (8, 16)]
+    [17, 26]
+    """
+    tokens = sequences * (prompt_len + completion_len)
+    h, v, n = arch["hidden_size"], arch["vocab_size"], arch["num_hidden_layers"]
+    parts = {
+        "weights_bf16": base_params(arch) * 2,
+        # fp32 LoRA weights, gradients and two AdamW moments
+        "lora_states_fp32": lora_params(arch, lora_r) * 4 * 4,
+        # gradient checkpointing keeps each layer's bf16 input
+        "layer_checkpoints": n * tokens * h * 2,
+        "recomputed_layer": tokens * LAYER_RECOMPUTE_BYTES_PER_TOKEN,
+    }
+    if fused_lm_head:
+        # one tile: bf16 GEMM output and its fp32 statistics
+        parts["lm_head_tile"] = 4096 * min(v, 32768) * (2 + 4)
+    else:
+        parts["completion_logits"] = sequences * completion_len * v * 2
+        parts["log_softmax_fp32"] = completion_len * v * 4
+    out = {k: b / GIB for k, b in parts.items()}
+    out["total_gib"] = sum(parts.values()) / GIB
+    return out
+
+
 def word_tokenizer(n_words: int):
     """A word-level tokenizer: every ``w<i>`` is one token, so prompt lengths are exact."""
     from tokenizers import Tokenizer, models, pre_tokenizers
@@ -102,6 +179,8 @@ def run(args, *, use_vllm: bool) -> dict:
         "optimization.vllm_gpu_memory_utilization=0.35",
         "logging.log_interval=1",
     ]
+    if args.grad_accum is not None:
+        overrides.append(f"optimization.gradient_accumulation_steps={args.grad_accum}")
     if not cuda:
         overrides += ["optimization.gradient_accumulation_steps=2", "optimization.lora.r=4"]
     config = load_config(ROOT / "configs/train_24gb.yaml", overrides)
@@ -174,35 +253,76 @@ def run(args, *, use_vllm: bool) -> dict:
     return result
 
 
-def main() -> int:
+def emulate_memory(gib: float | None) -> str:
+    """Cap this process at ``gib`` GiB of GPU memory (a 24 GB card on a larger one); returns a note."""
+    import torch
+
+    if not gib or not torch.cuda.is_available():
+        return "no memory cap"
+    total = torch.cuda.get_device_properties(0).total_memory
+    fraction = min(1.0, gib * GIB / total)
+    torch.cuda.set_per_process_memory_fraction(fraction, 0)
+    return f"memory capped at {gib:g} GiB ({fraction:.3f} of {total / GIB:.1f} GiB)"
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=2, help="GRPO optimizer steps per run (default: %(default)s)")
     p.add_argument("--prompt-len", type=int, default=2048)
     p.add_argument("--completion-len", type=int, default=1024)
+    p.add_argument(
+        "--grad-accum",
+        type=int,
+        default=None,
+        help="micro-batches per step (default: the config's 8; the peak is per micro-batch)",
+    )
+    p.add_argument("--memory-gib", type=float, default=None, help="emulate a GPU of this many GiB")
+    p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--no-vllm", action="store_true", help="skip the vLLM colocate run")
-    args = p.parse_args()
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     import importlib.util
+    import json
 
     import torch
 
+    print(emulate_memory(args.memory_gib))
+    est = estimate_train_memory(
+        QWEN25_CODER_3B, prompt_len=args.prompt_len, completion_len=args.completion_len, sequences=8
+    )
+    print(
+        f"estimate (Qwen2.5-Coder-3B, 2 prompts x 4 generations, {args.prompt_len}+{args.completion_len} tokens): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in est.items())
+        + " GiB"
+    )
     runs = [False]
     if not args.no_vllm and torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None:
         runs.append(True)
     elif not args.no_vllm:
         print("vLLM run skipped: needs CUDA and `pip install vllm`")
+    results = []
     for use_vllm in runs:
         try:
             r = run(args, use_vllm=use_vllm)
         except Exception as exc:  # report, keep the other run's figures
             print(f"vllm={use_vllm}: failed: {type(exc).__name__}: {exc}")
+            results.append({"vllm": use_vllm, "error": f"{type(exc).__name__}: {exc}"})
             continue
+        results.append(r)
         print(
             f"{r['device']} vllm={r['vllm']}: peak {r['peak_gib']:.2f} GiB (reserved {r['reserved_gib']:.2f}), "
             f"{r['samples_per_s']:.2f} completions/s ({r['completions']} completions of "
             f"{r['mean_completion_tokens']:.0f} tokens after {r['prompt_tokens']}-token prompts, {r['seconds']:.1f} s)"
         )
-    return 0
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"estimate_gib": est, "runs": results}, indent=2), encoding="utf-8"
+        )
+    return 0 if results and all("error" not in r for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -100,8 +100,8 @@ def test_variants_are_paired_per_example_and_averaged_over_seeds(tmp_path):
 def test_resume_reuses_finished_runs_without_training(tmp_path):
     from pathlib import Path
 
-    from sqlr1x.eval.ablate import run_ablation
     from sqlr1x.eval.report import write_predictions
+    from sqlr1x.experiments import run_ablation
 
     config = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
     for variant, hall in (("baseline", 2), ("enhanced", 1)):

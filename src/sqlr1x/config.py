@@ -98,7 +98,14 @@ class OptimizationConfig(_Strict):
     max_steps: int = Field(-1, ge=-1, description="-1: run num_train_epochs")
     num_train_epochs: float = Field(1.0, gt=0)
     use_vllm: bool = False
-    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1.0)
+    vllm_gpu_memory_utilization: float = Field(
+        0.3, gt=0, le=1.0, description="share of GPU memory vLLM colocate takes (weights + KV cache)"
+    )
+    vllm_enable_sleep_mode: bool = Field(
+        True,
+        description="vLLM colocate releases its memory during the optimizer step (TRL vllm_enable_sleep_mode); "
+        "needed on 24 GB, costs a host-device copy per wake-up",
+    )
     seed: int = 42
 
     @property
@@ -144,6 +151,20 @@ class LoggingConfig(_Strict):
     )
     wandb_project: str = "sql-r1-extension"
     progress_bar: bool = True
+    # validation memory: sequences per generate call (null: 32 greedy / 64 sampled on CPU, 8 / 8 on
+    # CUDA, where 64 sequences of a 2048-token prompt + 512 new tokens do not fit next to training)
+    eval_batch_size: int | None = Field(None, gt=0, description="greedy validation sequences per batch")
+    probe_batch_size: int | None = Field(None, gt=0, description="reward-probe sequences per batch")
+    probe_size: int = Field(32, ge=0, description="prompts in the sampled-reward probe (0: no probe)")
+
+    def validation_batch_sizes(self, cuda: bool) -> tuple[int, int]:
+        """``(eval_batch_size, probe_batch_size)`` with the device defaults filled in.
+
+        >>> LoggingConfig().validation_batch_sizes(cuda=True), LoggingConfig().validation_batch_sizes(cuda=False)
+        ((8, 8), (32, 64))
+        """
+        default = (8, 8) if cuda else (32, 64)
+        return (self.eval_batch_size or default[0], self.probe_batch_size or default[1])
 
 
 class DataConfig(_Strict):

@@ -3,7 +3,7 @@
 Examples::
 
     sqlr1x eval --model tiny --dataset demo:dev --max-new-tokens 64
-    sqlr1x eval --model outputs/run/final --dataset spider:/data/spider:dev --n 8 --temperature 0.8
+    sqlr1x eval --model outputs/run/grpo/final --dataset spider:/data/spider:dev --n 8 --temperature 0.8
     sqlr1x eval --predictions preds.jsonl --dataset bird:/data/bird:dev --out outputs/mysys/eval
     sqlr1x ablate --config configs/demo.yaml --steps 30 --seeds 2
 """
@@ -16,6 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlr1x.models import (
+    ModelLoadError,
+    free_memory,
+    load_policy,
+    load_tokenizer,
+    merged_model_dir,
+    resolve_model,
+)
+
 
 def _model_name(args: argparse.Namespace) -> str:
     if args.predictions:
@@ -23,40 +32,29 @@ def _model_name(args: argparse.Namespace) -> str:
     return "tiny" if args.model == "tiny" else Path(args.model).name or "model"
 
 
+def resolve_eval_model(model: str, out_dir: Path, examples: list | None = None) -> str:
+    """The loadable path for ``--model``: ``tiny`` (built or reused under ``out_dir/tiny-model``), a
+    saved model folder, a LoRA adapter folder (e.g. ``outputs/run/grpo/final``) or a cached hub name."""
+    if model != "tiny":
+        return resolve_model(model)
+    from sqlr1x.data import load_spec
+    from sqlr1x.train.tiny import corpus_from_examples, create_tiny_model
+
+    texts = corpus_from_examples(list(load_spec("demo:train")) + list(examples or []))
+    return str(create_tiny_model(out_dir / "tiny-model", texts))
+
+
 def load_model(model: str, out_dir: Path, examples: list | None = None) -> tuple[Any, Any, str]:
     """``(model, tokenizer, path)`` for ``--model``: ``tiny``, a saved model folder or a LoRA adapter folder.
 
     ``tiny`` builds (or reuses) the training module's offline tiny model (random weights) under
-    ``out_dir/tiny-model``; evaluate a trained one by passing its folder.
+    ``out_dir/tiny-model``; evaluate a trained one by passing its folder. An adapter folder loads
+    its base (``adapter_config.json``) with the adapter merged. The model goes to the GPU when
+    there is one, in bf16 where native (fp16 on T4-class GPUs).
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from sqlr1x.train.grpo import resolve_model
-
-    corpus = None
-    if model == "tiny":
-        from sqlr1x.data import load_spec
-        from sqlr1x.train.tiny import corpus_from_examples
-
-        def corpus() -> list[str]:
-            return corpus_from_examples(list(load_spec("demo:train")) + list(examples or []))
-
-    path = resolve_model(model, out_dir, corpus)
-    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    if (Path(path) / "adapter_config.json").is_file():
-        from peft import AutoPeftModelForCausalLM
-
-        policy = AutoPeftModelForCausalLM.from_pretrained(path, dtype=dtype).merge_and_unload()
-    else:
-        policy = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-    if torch.cuda.is_available():
-        policy = policy.to("cuda")
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return policy, tokenizer, str(path)
+    path = resolve_eval_model(model, out_dir, examples)
+    policy, tokenizer = load_policy(path)
+    return policy, tokenizer, path
 
 
 def _print_summary(result: Any, paths: dict[str, Path], out: Path) -> None:
@@ -120,14 +118,19 @@ def run_eval(args: argparse.Namespace) -> int:
         from sqlr1x.eval.generate import load_vllm, vllm_available
 
         t = time.perf_counter()
-        model, tokenizer, path = load_model(args.model, out, examples)
-        run.update(model=path, load_s=round(time.perf_counter() - t, 3))
-        engine = None
+        model = engine = None
         if vllm_available() and not args.no_vllm:
-            engine, model = load_vllm(path, seed=args.seed), None
+            # vLLM takes gpu_memory_utilization of the whole card: no transformers copy of the
+            # policy may sit on the GPU, so only the tokenizer is loaded (an adapter is merged on CPU)
+            path = resolve_eval_model(args.model, out, examples)
+            tokenizer = load_tokenizer(path)
+            free_memory()
+            engine = load_vllm(merged_model_dir(path, out), seed=args.seed)
             run["backend"] = "vllm"
         else:
+            model, tokenizer, path = load_model(args.model, out, examples)
             run["backend"] = "transformers"
+        run.update(model=path, load_s=round(time.perf_counter() - t, 3))
         result = evaluate(examples, model=model, tokenizer=tokenizer, vllm_engine=engine, run=run, **kw)
     result.run["wall_s"] = round(time.perf_counter() - t0, 3)
     paths = result.write(out)
@@ -137,7 +140,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_ablate(args: argparse.Namespace) -> int:
-    from sqlr1x.eval.ablate import run_ablation
+    from sqlr1x.experiments import run_ablation
 
     report = run_ablation(
         args.config,
@@ -162,13 +165,12 @@ def _guarded(func: Any) -> Any:
         from sqlr1x.data.example import DatasetError
         from sqlr1x.eval.predictions import PredictionsError
 
-        expected: tuple[type[BaseException], ...] = (DatasetError, PredictionsError, FileNotFoundError)
-        try:
-            from sqlr1x.train.grpo import ModelLoadError
-
-            expected += (ModelLoadError,)
-        except ImportError:
-            pass
+        expected: tuple[type[BaseException], ...] = (
+            DatasetError,
+            PredictionsError,
+            FileNotFoundError,
+            ModelLoadError,
+        )
         try:
             return func(args)
         except expected as exc:

@@ -81,7 +81,7 @@ def _config(args: argparse.Namespace, *, sft_steps: bool = False):
 
 def _guard(fn, args: argparse.Namespace) -> int:
     from sqlr1x.config import ConfigError
-    from sqlr1x.train.grpo import ModelLoadError
+    from sqlr1x.models import ModelLoadError
 
     try:
         fn(args)

@@ -7,8 +7,10 @@ How the config maps onto TRL 1.16 (docs/training.md has the full table):
   ``generation_batch_size`` (default: one micro-batch) must divide by ``num_generations``.
 - ``max_response_length`` → ``max_completion_length``; ``max_prompt_length`` is enforced by our
   prompt truncation in ``sqlr1x.data`` (TRL 1.16 has no ``max_prompt_length``).
-- On CUDA: bf16 (weights loaded in bf16), gradient checkpointing, optional vLLM colocate. On CPU:
-  ``use_cpu=True``, fp32, no gradient checkpointing (TRL defaults bf16/checkpointing on).
+- Device and precision: ``sqlr1x.models.hardware_precision`` (bf16 where the GPU has it natively,
+  fp16 on T4-class GPUs, fp32 on CPU with ``use_cpu=True``). On CUDA: gradient checkpointing,
+  optional vLLM colocate with sleep mode (``vllm_kwargs``). On CPU: no gradient checkpointing (TRL
+  defaults bf16/checkpointing on).
 
 Example::
 
@@ -20,13 +22,14 @@ Example::
 from __future__ import annotations
 
 import importlib.util
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlr1x import models
 from sqlr1x.config import TrainConfig
+from sqlr1x.models import ModelLoadError, cuda_available, load_policy
 from sqlr1x.train.checkpoint import AtomicCheckpointMixin, resolve_resume
 
 __all__ = [
@@ -36,21 +39,13 @@ __all__ = [
     "build_lora_config",
     "build_train_dataset",
     "cuda_available",
+    "grpo_kwargs",
     "load_policy",
     "make_grpo_trainer",
     "resolve_model",
     "run_grpo",
+    "vllm_kwargs",
 ]
-
-
-class ModelLoadError(RuntimeError):
-    """The policy model cannot be found or loaded; the message says what to pass instead."""
-
-
-def cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 # ----------------------------------------------------------------------------- model
@@ -61,64 +56,16 @@ def resolve_model(name: str, output_dir: str | Path, corpus: Any = None) -> str:
 
     ``"tiny"``: build (or reuse) the offline tiny model in ``<output_dir>/tiny-model``, its
     tokenizer trained on ``corpus`` (a list of texts or a zero-argument callable returning one).
-    A local folder must hold a ``config.json``. A hub name must be loadable now (offline: in the
-    local cache); otherwise ``ModelLoadError`` suggests a local path or ``--model tiny``.
+    Anything else goes to ``sqlr1x.models.resolve_model``: a saved model folder, a LoRA adapter
+    folder, or a hub name loadable now (offline: in the local cache); otherwise ``ModelLoadError``
+    suggests a local path or ``--model tiny``.
     """
     if name == "tiny":
         from sqlr1x.train.tiny import create_tiny_model
 
         texts = corpus() if callable(corpus) else corpus
         return str(create_tiny_model(Path(output_dir) / "tiny-model", texts or []))
-    path = Path(name).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise ModelLoadError(
-                f"model folder {path} has no config.json: pass a saved transformers model folder "
-                "(save_pretrained) or --model tiny"
-            )
-        return str(path)
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-    try:
-        from transformers import AutoConfig
-
-        AutoConfig.from_pretrained(name)
-    except Exception as exc:  # noqa: BLE001 - any failure means "not loadable here"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        where = (
-            "offline (HF_HUB_OFFLINE=1) and it is not in the local Hugging Face cache" if offline else "here"
-        )
-        raise ModelLoadError(
-            f"cannot load model '{name}' {where}. Pass a local folder (--model /path/to/model, e.g. "
-            f"after `hf download {name}` on a machine with network) or --model tiny for the offline demo "
-            f"model. [{type(exc).__name__}: {first[:200]}]"
-        ) from None
-    return name
-
-
-def load_policy(model_path: str, config: TrainConfig) -> tuple[Any, Any]:
-    """Load model and tokenizer: bf16 weights on CUDA with ``mixed_precision: bf16``, else fp32;
-    left padding; a pad token (eos when the tokenizer has none)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
-        dtype = (
-            torch.bfloat16
-            if cuda_available() and config.optimization.mixed_precision == "bf16"
-            else torch.float32
-        )
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
-    except OSError as exc:
-        raise ModelLoadError(
-            f"cannot load model '{model_path}': {str(exc).splitlines()[0]}. Pass a local model folder or --model tiny"
-        ) from None
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    if model.generation_config.pad_token_id is None:
-        model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model, tokenizer
+    return models.resolve_model(name)
 
 
 def build_lora_config(config: TrainConfig) -> Any:
@@ -163,13 +110,39 @@ def build_train_dataset(config: TrainConfig, tokenizer: Any, examples: list | No
 
 
 def build_grpo_args(
-    config: TrainConfig, run_dir: str | Path, *, reward_weights: list[float] | None = None, **extra: Any
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    reward_weights: list[float] | None = None,
+    precision: models.Precision | None = None,
+    **extra: Any,
 ) -> Any:
-    """``GRPOConfig`` for ``config`` (batch mapping and device choices as in the module docstring)."""
+    """``GRPOConfig`` for ``config`` (batch mapping and device choices as in the module docstring).
+
+    ``precision`` defaults to ``sqlr1x.models.hardware_precision`` for the config: the same
+    decision ``load_policy`` made for the weights.
+    """
     from trl import GRPOConfig
 
+    return GRPOConfig(
+        **grpo_kwargs(config, run_dir, reward_weights=reward_weights, precision=precision, **extra)
+    )
+
+
+def grpo_kwargs(
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    reward_weights: list[float] | None = None,
+    precision: models.Precision | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The keyword arguments of ``build_grpo_args``'s ``GRPOConfig`` (inspectable for any hardware:
+    ``GRPOConfig`` itself refuses fp16 on a machine without CUDA)."""
     opt, log = config.optimization, config.logging
-    cuda = cuda_available()
+    if precision is None:
+        precision = models.hardware_precision(opt.mixed_precision, lora=opt.lora.enabled)
+    cuda = precision.device == "cuda"
     use_vllm = False
     if opt.use_vllm:
         if cuda and importlib.util.find_spec("vllm") is not None:
@@ -199,8 +172,8 @@ def build_grpo_args(
         max_steps=opt.max_steps,
         num_train_epochs=opt.num_train_epochs,
         optim="adamw_torch" if opt.optimizer == "adamw" else "adamw_bnb_8bit",
-        bf16=cuda and opt.mixed_precision == "bf16",
-        fp16=cuda and opt.mixed_precision == "fp16",
+        bf16=precision.bf16,
+        fp16=precision.fp16,
         gradient_checkpointing=cuda and opt.gradient_checkpointing,
         use_cpu=not cuda,
         logging_steps=log.log_interval,
@@ -216,14 +189,29 @@ def build_grpo_args(
         dataloader_num_workers=0,
     )
     if use_vllm:
-        kwargs.update(
-            use_vllm=True,
-            vllm_mode="colocate",
-            vllm_gpu_memory_utilization=opt.vllm_gpu_memory_utilization,
-            vllm_max_model_length=opt.max_prompt_length + opt.max_response_length,
-        )
+        kwargs.update(vllm_kwargs(config))
     kwargs.update(extra)
-    return GRPOConfig(**kwargs)
+    return kwargs
+
+
+def vllm_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """TRL's colocated-vLLM arguments for ``optimization.use_vllm``: the memory share vLLM takes
+    and sleep mode (weights and KV cache released during the optimizer step, so training gets the
+    memory back; costs a host-device copy each wake-up).
+
+    >>> from sqlr1x.config import load_config
+    >>> cfg = load_config(None, ["optimization.vllm_enable_sleep_mode=true"])
+    >>> vllm_kwargs(cfg)["vllm_enable_sleep_mode"], vllm_kwargs(cfg)["vllm_max_model_length"]
+    (True, 3072)
+    """
+    opt = config.optimization
+    return dict(
+        use_vllm=True,
+        vllm_mode="colocate",
+        vllm_gpu_memory_utilization=opt.vllm_gpu_memory_utilization,
+        vllm_enable_sleep_mode=opt.vllm_enable_sleep_mode,
+        vllm_max_model_length=opt.max_prompt_length + opt.max_response_length,
+    )
 
 
 def _trainer_class() -> type:

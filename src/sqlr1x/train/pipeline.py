@@ -23,9 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlr1x.config import ConfigError, TrainConfig
+from sqlr1x.models import cuda_available, free_memory, load_policy
 from sqlr1x.train.checkpoint import find_latest_checkpoint
 
-__all__ = ["apply_cli", "configure_cpu_threads", "load_examples", "run_sft_only", "run_training"]
+__all__ = [
+    "apply_cli",
+    "configure_cpu_threads",
+    "load_examples",
+    "run_sft_only",
+    "run_training",
+    "validation_callback",
+]
 
 DEMO_EVAL_CAP = 160
 
@@ -41,7 +49,8 @@ def apply_cli(
 ) -> TrainConfig:
     """Apply the seed's flags: ``--model`` → ``optimization.model_name``, ``--num-steps`` →
     ``optimization.max_steps``, ``--batch-size`` → ``optimization.batch_size`` (prompts),
-    ``--demo`` → the bundled ``demo:train`` / ``demo:dev`` data with at most 160 eval examples."""
+    ``--demo`` → the bundled ``demo:train`` / ``demo:dev`` data with at most 160 eval examples
+    (``eval_size: 0`` stays 0)."""
     data = config.to_dict()
     if model:
         data["optimization"]["model_name"] = model
@@ -52,7 +61,8 @@ def apply_cli(
     if demo:
         data["data"]["train"] = "demo:train"
         data["data"]["eval"] = "demo:dev"
-        data["data"]["eval_size"] = min(data["data"]["eval_size"] or DEMO_EVAL_CAP, DEMO_EVAL_CAP)
+        # a cap, never a raise: an explicit eval_size 0 (no validation) stays 0
+        data["data"]["eval_size"] = min(data["data"]["eval_size"], DEMO_EVAL_CAP)
     try:
         return TrainConfig.model_validate(data)
     except Exception as exc:  # pydantic ValidationError → one clear message
@@ -121,7 +131,7 @@ def _fresh_start(output_dir: Path, say: Any) -> None:
 
 
 def _model_path(config: TrainConfig, output_dir: Path, train: list) -> str:
-    from sqlr1x.train.grpo import resolve_model
+    from sqlr1x.train.grpo import resolve_model  # "tiny" is built by the training package
     from sqlr1x.train.tiny import corpus_from_examples
 
     return resolve_model(
@@ -149,15 +159,46 @@ def _probe_computer(config: TrainConfig) -> Any:
 
 
 def _sft(config: TrainConfig, output_dir: Path, model_path: str, train: list, logger: Any) -> str:
+    """Run SFT and release it: GRPO loads the saved model, so the SFT trainer, its model, optimizer
+    states and cached CUDA blocks must be gone first (on 24 GB they would not fit beside GRPO)."""
+    from sqlr1x.train import sft
     from sqlr1x.train.callbacks import ProgressBarCallback
-    from sqlr1x.train.sft import run_sft
 
     logger.phase = "sft"
     callbacks = [logger] + (
         [ProgressBarCallback("SFT", keys=("loss",))] if config.logging.progress_bar else []
     )
-    result = run_sft(config, output_dir, model_path=model_path, examples=train, callbacks=callbacks)
-    return str(result.final_dir)
+    result = sft.run_sft(config, output_dir, model_path=model_path, examples=train, callbacks=callbacks)
+    final = str(result.final_dir)
+    del result
+    free_memory()
+    return final
+
+
+def validation_callback(
+    config: TrainConfig, tokenizer: Any, evals: list, logger: Any, bar: Any = None
+) -> Any:
+    """The ``ValidationCallback`` for ``config``: greedy validation on ``evals`` plus the sampled-reward
+    probe, with the memory-safe batch sizes of ``logging`` (``validation_batch_sizes``)."""
+    from sqlr1x.train.validation import ValidationCallback
+
+    eval_bs, probe_bs = config.logging.validation_batch_sizes(cuda_available())
+    return ValidationCallback(
+        tokenizer,
+        evals,
+        eval_interval=config.logging.eval_interval,
+        logger=logger,
+        max_new_tokens=min(config.optimization.max_response_length, 512),
+        batch_size=eval_bs,
+        style=config.data.prompt_style,
+        max_prompt_length=config.optimization.max_prompt_length,
+        on_result=(lambda step, m: bar.set_postfix(val_ex=m["execution_accuracy"])) if bar else None,
+        reward_computer=_probe_computer(config),
+        probe_size=config.logging.probe_size,
+        probe_batch_size=probe_bs,
+        probe_temperature=config.optimization.temperature,
+        probe_samples=config.optimization.num_generations,
+    )
 
 
 def run_sft_only(config: TrainConfig, output_dir: str | Path, *, say: Any = print) -> Path:
@@ -186,9 +227,8 @@ def run_training(
 ) -> dict[str, Any]:
     """SFT (when ``sft.enabled``) → validation → GRPO → summary. Returns the summary dict."""
     from sqlr1x.train.callbacks import ProgressBarCallback, read_metrics
-    from sqlr1x.train.grpo import load_policy, run_grpo
+    from sqlr1x.train.grpo import run_grpo
     from sqlr1x.train.summary import plot_rewards, print_summary, summarize, write_summary
-    from sqlr1x.train.validation import ValidationCallback
 
     t0 = time.time()
     configure_cpu_threads()
@@ -215,26 +255,13 @@ def run_training(
                 timings["sft_s"] = time.time() - t
             model_path = str(sft_final)
 
-        model, tokenizer = load_policy(model_path, config)
+        model, tokenizer = load_policy(model_path, config)  # on the GPU: validation generates there
         logger.phase = "grpo"
         val_cb = None
         callbacks: list = [logger]
         bar = ProgressBarCallback("GRPO", keys=("reward",)) if config.logging.progress_bar else None
         if evals:
-            max_new = min(config.optimization.max_response_length, 512)
-            val_cb = ValidationCallback(
-                tokenizer,
-                evals,
-                eval_interval=config.logging.eval_interval,
-                logger=logger,
-                max_new_tokens=max_new,
-                style=config.data.prompt_style,
-                max_prompt_length=config.optimization.max_prompt_length,
-                on_result=(lambda step, m: bar.set_postfix(val_ex=m["execution_accuracy"])) if bar else None,
-                reward_computer=_probe_computer(config),
-                probe_temperature=config.optimization.temperature,
-                probe_samples=config.optimization.num_generations,
-            )
+            val_cb = validation_callback(config, tokenizer, evals, logger, bar)
             if validate_before and not resuming:
                 t = time.time()
                 before = val_cb.run(model, 0)

@@ -62,10 +62,11 @@ def build_sft_args(config: TrainConfig, run_dir: str | Path, **extra: Any) -> An
     """``SFTConfig`` for the ``sft`` section (device choices as for GRPO)."""
     from trl import SFTConfig
 
-    from sqlr1x.train.grpo import cuda_available
+    from sqlr1x.models import hardware_precision
 
     sft, opt = config.sft, config.optimization
-    cuda = cuda_available()
+    precision = hardware_precision(opt.mixed_precision, lora=opt.lora.enabled)
+    cuda = precision.device == "cuda"
     kwargs: dict[str, Any] = dict(
         output_dir=str(run_dir),
         max_steps=sft.max_steps,
@@ -77,8 +78,8 @@ def build_sft_args(config: TrainConfig, run_dir: str | Path, **extra: Any) -> An
         max_length=sft.max_length,
         completion_only_loss=True,
         packing=False,
-        bf16=cuda and opt.mixed_precision == "bf16",
-        fp16=cuda and opt.mixed_precision == "fp16",
+        bf16=precision.bf16,
+        fp16=precision.fp16,
         gradient_checkpointing=cuda and opt.gradient_checkpointing,
         use_cpu=not cuda,
         logging_steps=config.logging.log_interval,
@@ -119,7 +120,8 @@ def run_sft(
     from transformers import set_seed
     from trl import SFTTrainer
 
-    from sqlr1x.train.grpo import _quiet, build_lora_config, load_policy
+    from sqlr1x.models import load_policy
+    from sqlr1x.train.grpo import _quiet, build_lora_config
 
     set_seed(config.optimization.seed)
     run_dir = Path(output_dir) / "sft"

@@ -156,6 +156,7 @@ class ValidationCallback(TrainerCallback):
         probe_size: int = 32,
         probe_samples: int = 4,
         probe_temperature: float = 0.8,
+        probe_batch_size: int = 64,
     ) -> None:
         self.tokenizer = tokenizer
         self.examples = list(examples)
@@ -171,6 +172,7 @@ class ValidationCallback(TrainerCallback):
         self.probe_size = probe_size
         self.probe_samples = probe_samples
         self.probe_temperature = probe_temperature
+        self.probe_batch_size = probe_batch_size
         self.history: list[tuple[int, dict[str, Any]]] = []
         self._prompts: list[str] | None = None
         self._last_step = -1
@@ -199,6 +201,7 @@ class ValidationCallback(TrainerCallback):
                     n=self.probe_samples,
                     temperature=self.probe_temperature,
                     max_new_tokens=self.max_new_tokens,
+                    batch_size=self.probe_batch_size,
                 )
             )
         self._last_step = step
