@@ -20,7 +20,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope, walk_in_scope
 from sqlr1x.sql.canonical import (  # noqa: F401  (re-exported; the bench clears these caches)
     ClauseComponents,
     _components_cached,
-    _components_schema_cached,
+    _components_with_cached,
     clause_components,
 )
 from sqlr1x.sql.parse import DIALECT, ParsedSQL, _parse_cached, parse_sql  # noqa: F401  (re-exported)

@@ -1,15 +1,32 @@
-"""Canonical clause components: what StructuralReward compares.
+"""Canonical clause components: the parts of a query that decide its result, as comparable items.
 
->>> sorted(clause_components("SELECT e.name FROM employees AS e WHERE 1 < e.salary").where)
-['1 < employees.salary']
+A query becomes a set of :class:`Component` items, each tagged with the :class:`Clause` it comes
+from: SELECT items (with DISTINCT and aggregates), WHERE / HAVING predicates, GROUP BY keys,
+ORDER BY keys with their direction, LIMIT, the set operator, the joined tables and their join
+conditions. Two queries that differ only in item order, AND-ed predicate order, ``a = b`` operand
+order, aliases, letter case, JOIN ON versus comma join, or a CTE / derived table versus the flat
+form give the same set. Each item also carries ``parts`` (e.g. column, operator, value of a
+predicate) so that :func:`similarity` can give partial credit to a near miss.
+
+>>> c = clause_components("SELECT e.name FROM employees AS e WHERE 10 < e.salary ORDER BY e.age DESC LIMIT 1")
+>>> sorted(c.select), sorted(c.where), sorted(c.order_by), sorted(c.limit)
+(['employees.name'], ['10 < employees.salary'], ['employees.age desc'], ['1'])
+>>> flat = clause_components("SELECT name FROM employees WHERE salary > 10")
+>>> flat == clause_components("WITH rich AS (SELECT * FROM employees WHERE salary > 10) SELECT r.name FROM rich AS r")
+True
+>>> p = next(iter(clause_components("SELECT name FROM employees WHERE salary > 20").of(Clause.WHERE)))
+>>> q = next(iter(flat.of(Clause.WHERE)))
+>>> p.parts, round(similarity(p, q), 3)  # same column and operator, another value
+(('employees.salary', '>', '20'), 0.667)
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cached_property, lru_cache
+from typing import Any, NamedTuple
 
 from sqlglot import exp
 
@@ -18,40 +35,216 @@ from sqlr1x.sql.parse import cte_column_list as _cte_column_list
 from sqlr1x.sql.parse import double_quoted as _double_quoted
 from sqlr1x.sql.schema import Schema
 
-__all__ = ["ClauseComponents", "clause_components"]
+__all__ = [
+    "Clause",
+    "ClauseComponents",
+    "Component",
+    "InferredOwners",
+    "clause_components",
+    "paired_components",
+    "similarity",
+]
+
+
+# --------------------------------------------------------------------------------- named types
+class Clause(Enum):
+    """Where a component comes from."""
+
+    SELECT = "select"
+    DISTINCT = "distinct"
+    ORDER_BY = "order by"
+    LIMIT = "limit"
+    SET_OP = "set operator"
+    WHERE = "where"
+    GROUP_BY = "group by"
+    HAVING = "having"
+    TABLE = "table"
+    JOIN_ON = "on"
+
+
+# Items shown without a clause prefix (their clause is obvious from the reward's clause group).
+_BARE = frozenset({Clause.SELECT, Clause.WHERE, Clause.TABLE, Clause.JOIN_ON, Clause.DISTINCT})
+# A table item earns partial credit only for the right table (e.g. LEFT JOIN t vs JOIN t).
+_ANCHORED = frozenset({Clause.TABLE})
+
+
+class Component(NamedTuple):
+    """One canonical item of a query.
+
+    ``key`` decides equality; ``parts`` are the slots that :func:`similarity` compares for partial
+    credit: ``(column, operator, value)`` for a predicate, ``(aggregate, argument)`` for a SELECT
+    item, ``(key, direction)`` for an ORDER BY key, ``(clause, key)`` for a GROUP BY key or LIMIT.
+    """
+
+    clause: Clause
+    key: str
+    parts: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """The item as shown in a diff: ``employees.name``, ``on a.id = b.id``, ``order by x desc``."""
+        if self.clause in _BARE:
+            return self.key
+        return f"{self.clause.value} {self.key}"
+
+
+def similarity(a: Component, b: Component) -> float:
+    """1 for equal items, the fraction of equal ``parts`` for two items of one clause, else 0.
+
+    >>> p = Component(Clause.WHERE, "10 < t.x", ("t.x", ">", "10"))
+    >>> similarity(p, p), similarity(p, Component(Clause.WHERE, "t.x < 10", ("t.x", "<", "10")))
+    (1.0, 0.6666666666666666)
+    >>> similarity(p, Component(Clause.HAVING, "10 < t.x", ("t.x", ">", "10")))
+    0.0
+    """
+    if a.clause is not b.clause:
+        return 0.0
+    if a.key == b.key:
+        return 1.0
+    pa, pb = a.parts, b.parts
+    if len(pa) != len(pb) or len(pa) < 2:
+        return 0.0
+    if a.clause in _ANCHORED and pa[0] != pb[0]:
+        return 0.0
+    return sum(x == y for x, y in zip(pa, pb, strict=True)) / len(pa)
 
 
 @dataclass(frozen=True)
 class ClauseComponents:
-    """Normalised component sets of a query's SELECT items, WHERE conjuncts and FROM/JOIN items."""
+    """The canonical components of one query (compared by ``items`` only).
 
-    select: frozenset[str]
-    where: frozenset[str]
-    joins: frozenset[str]
+    ``refs`` holds the ``(table, column)`` pairs the query resolved (from qualified columns and
+    single-table SELECTs); ``unresolved`` the unqualified column names of multi-table SELECTs that no
+    known table offers. :func:`paired_components` uses both to qualify one query's columns with what
+    the other query says.
+    """
+
+    items: frozenset[Component]
+    refs: frozenset[tuple[str, str]] = field(default=frozenset(), compare=False)
+    unresolved: frozenset[str] = field(default=frozenset(), compare=False)
+
+    def of(self, *clauses: Clause) -> frozenset[Component]:
+        """The items of the given clauses."""
+        return frozenset(c for c in self.items if c.clause in clauses)
+
+    def keys(self, *clauses: Clause) -> frozenset[str]:
+        return frozenset(c.key for c in self.items if c.clause in clauses)
+
+    @cached_property
+    def select(self) -> frozenset[str]:
+        """SELECT items (aliases dropped)."""
+        return self.keys(Clause.SELECT)
+
+    @cached_property
+    def where(self) -> frozenset[str]:
+        """WHERE conjuncts (and ON conjuncts of inner joins that are not column = column)."""
+        return self.keys(Clause.WHERE)
+
+    @cached_property
+    def joins(self) -> frozenset[str]:
+        """Tables (``left join t`` for outer joins, ``t#2`` for a second instance) and ``on …`` conditions."""
+        return self.keys(Clause.TABLE, Clause.JOIN_ON)
+
+    @property
+    def group_by(self) -> frozenset[str]:
+        return self.keys(Clause.GROUP_BY)
+
+    @property
+    def having(self) -> frozenset[str]:
+        return self.keys(Clause.HAVING)
+
+    @property
+    def order_by(self) -> frozenset[str]:
+        return self.keys(Clause.ORDER_BY)
+
+    @property
+    def limit(self) -> frozenset[str]:
+        return self.keys(Clause.LIMIT)
+
+    @property
+    def set_ops(self) -> frozenset[str]:
+        return self.keys(Clause.SET_OP)
+
+    @property
+    def distinct(self) -> bool:
+        return any(c.clause is Clause.DISTINCT for c in self.items)
 
 
+# ----------------------------------------------------------------------------- column owners
+class InferredOwners(NamedTuple):
+    """Which table has which column, as far as the queries themselves say (no schema).
+
+    A table "offers" a column when some query reads it qualified (``e.salary``) or from a
+    single-table SELECT; an unqualified column of a multi-table SELECT belongs to the one table that
+    offers it. ``names`` are the column names written in the query (for the double-quote rule).
+    """
+
+    pairs: frozenset[tuple[str, str]]
+    names: frozenset[str]
+
+    def has(self, table: str, column: str) -> bool:
+        return (table, column) in self.pairs
+
+
+class _SchemaOwners:
+    """A schema's lower-cased column names per table, hashed and compared by ``schema.key``."""
+
+    __slots__ = ("__dict__", "_hash", "key", "schema")
+    _memo: dict[int, _SchemaOwners] = {}  # id(Schema) → owners; the entry keeps the Schema alive
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.key = schema.key
+        self._hash = hash(self.key)
+
+    @classmethod
+    def of(cls, schema: Any) -> _SchemaOwners:
+        schema = Schema.coerce(schema)
+        owners = cls._memo.get(id(schema))
+        if owners is None or owners.schema is not schema:
+            owners = cls(schema)
+            if len(cls._memo) >= 256:
+                cls._memo.clear()
+            cls._memo[id(schema)] = owners
+        return owners
+
+    def has(self, table: str, column: str) -> bool:
+        t = self.schema.table(table)
+        return t is not None and column in t.lower_column_names
+
+    @cached_property
+    def names(self) -> frozenset[str]:
+        return frozenset(n for t in self.schema.tables.values() for n in t.lower_column_names)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, _SchemaOwners) and self.key == other.key)
+
+
+_Owners = InferredOwners | _SchemaOwners
+
+
+# ----------------------------------------------------------------------------- entry points
 def clause_components(sql: str | ParsedSQL, schema: Any = None) -> ClauseComponents | None:
-    """Canonical strings per clause, for set comparison (StructuralReward); None when unparseable.
+    """The canonical components of ``sql`` (its first statement); None when unparseable.
 
-    - ``select``: one string per SELECT item (column aliases dropped).
-    - ``where``: the WHERE condition split on top-level AND.
-    - ``joins``: each FROM/JOIN table (``LEFT JOIN t`` for outer joins), plus each AND-ed
-      ``ON <condition>`` and ``USING <column>``; so ``a JOIN b ON x`` equals ``b JOIN a ON x``.
+    Invariant to item and predicate order, table aliases, identifier case (string literals keep
+    theirs), operand order of ``=``/``!=``/``IS`` and ``a < b`` vs ``b > a``, ``NOT x LIKE p`` vs
+    ``x NOT LIKE p``, IN-list order, ``JOIN … ON`` vs comma join with the condition in WHERE, and a
+    CTE or derived table vs the flat form (their tables, predicates and keys are inlined, and a
+    column read from them is replaced by the expression it names). ``COUNT(*)`` over ``SELECT
+    DISTINCT x … [WHERE x IS NOT NULL]`` reads as ``COUNT(DISTINCT x)``. A second instance of a
+    table (self-join) is ``t#2``. A double-quoted token is a string literal only in a literal
+    position (an operand of a comparison, IN, LIKE or BETWEEN whose other side is a column) when it
+    names no known column (Spider's ``name = "John"``); anywhere else it is a column.
 
-    Invariant to item and predicate order, table aliases (resolved to table names; derived tables
-    become ``_d1``, ``_d2``… in order, and a CTE reference reads as its body, like a derived table),
-    identifier case (string literals keep theirs), operand order of ``=``/``!=``/``IS`` and
-    ``a < b`` vs ``b > a``, ``NOT x LIKE p`` vs ``x NOT LIKE p``, and IN-list order. Unqualified columns are
-    qualified when their SELECT has a single source. A double-quoted unqualified column used as a
-    comparison/IN/BETWEEN/LIKE operand is taken as a string literal (Spider's ``name = "John"``).
-    Set operations merge the components of their arms; for other statements (UPDATE/DELETE) the
-    WHERE and target table are used. Results are cached per SQL string.
-
-    ``schema`` (a :class:`~sqlr1x.sql.schema.Schema` or anything ``Schema.coerce`` accepts) also
-    qualifies an unqualified column of a SELECT with several sources: with the one real table of that
-    SELECT that has the column (case-insensitive). The column stays unqualified when no source, or
-    more than one (a self-join counts twice), may have it; a derived table or CTE may have it when
-    its output names include it or are unknown (``*``). Results are cached per (SQL, ``schema.key``).
+    Unqualified columns of a single-table SELECT are qualified with that table; in a multi-table
+    SELECT with the one table that offers the column: by ``schema`` when given (a
+    :class:`~sqlr1x.sql.schema.Schema` or anything ``Schema.coerce`` accepts), else by the query's
+    own qualified columns (see :func:`paired_components` to use the other query's too). Results are
+    cached per (SQL, ``schema.key``).
 
     >>> a = clause_components("SELECT T1.a, b FROM t AS T1 WHERE x = 1 AND y > 2")
     >>> a == clause_components("select B, t.A from T where 2 < Y and 1 = X")
@@ -67,68 +260,108 @@ def clause_components(sql: str | ParsedSQL, schema: Any = None) -> ClauseCompone
         return None
     if schema is None:
         return _components_cached(parsed.sql)
-    return _components_schema_cached(parsed.sql, _ColumnOwners.of(schema))
+    return _components_with_cached(parsed.sql, _SchemaOwners.of(schema))
+
+
+def paired_components(
+    pred: str | ParsedSQL, gold: str | ParsedSQL, schema: Any = None
+) -> tuple[ClauseComponents | None, ClauseComponents | None]:
+    """Components of a prediction and its gold, each qualified with what both queries say.
+
+    With a schema this is ``clause_components`` of each. Without one, an unqualified column of a
+    multi-table SELECT that its own query cannot place is qualified with the one table of that
+    SELECT that either query reads the column from, so ``SELECT name FROM e JOIN d …`` matches
+    ``SELECT e.name FROM e JOIN d …`` unless some query reads ``d.name`` too.
+
+    >>> p, g = paired_components("SELECT name FROM e JOIN d ON e.k = d.k", "SELECT x.name FROM e AS x JOIN d ON x.k = d.k")
+    >>> p == g, sorted(p.select)
+    (True, ['e.name'])
+    """
+    p = clause_components(pred, schema)
+    g = clause_components(gold, schema)
+    if schema is not None or p is None or g is None:
+        return p, g
+    if p.unresolved and any(column in p.unresolved for _, column in g.refs):
+        p = _components_with_cached(parse_sql(pred).sql, _inferred(p.refs | g.refs, parse_sql(pred)))
+    if g.unresolved and any(column in g.unresolved for _, column in p.refs):
+        g = _components_with_cached(parse_sql(gold).sql, _inferred(g.refs | p.refs, parse_sql(gold)))
+    return p, g
+
+
+def _inferred(pairs: frozenset[tuple[str, str]], parsed: ParsedSQL) -> InferredOwners:
+    own = _prepass(parsed)
+    return InferredOwners(pairs | own.pairs, own.names)
 
 
 @lru_cache(maxsize=65536)
 def _components_cached(sql: str) -> ClauseComponents | None:
-    return _compute_components(sql, None)
+    parsed = parse_sql(sql)
+    if not parsed.ok:
+        return None
+    return _compute(parsed, _prepass(parsed))
 
 
 @lru_cache(maxsize=16384)
-def _components_schema_cached(sql: str, owners: _ColumnOwners) -> ClauseComponents | None:
-    return _compute_components(sql, owners)
-
-
-class _ColumnOwners:
-    """A schema's lower-cased column names per table, hashed and compared by ``schema.key``."""
-
-    __slots__ = ("_hash", "key", "schema")
-    _memo: dict[int, _ColumnOwners] = {}  # id(Schema) → owners; the entry keeps the Schema alive
-
-    def __init__(self, schema: Schema) -> None:
-        self.schema = schema
-        self.key = schema.key
-        self._hash = hash(self.key)
-
-    @classmethod
-    def of(cls, schema: Any) -> _ColumnOwners:
-        schema = Schema.coerce(schema)
-        owners = cls._memo.get(id(schema))
-        if owners is None or owners.schema is not schema:
-            owners = cls(schema)
-            if len(cls._memo) >= 256:
-                cls._memo.clear()
-            cls._memo[id(schema)] = owners
-        return owners
-
-    def has(self, table: str, column: str) -> bool:
-        t = self.schema.table(table)
-        return t is not None and column in t.lower_column_names
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        return self is other or (isinstance(other, _ColumnOwners) and self.key == other.key)
-
-
-def _compute_components(sql: str, owners: _ColumnOwners | None) -> ClauseComponents | None:
+def _components_with_cached(sql: str, owners: _Owners) -> ClauseComponents | None:
     parsed = parse_sql(sql)
-    expression = parsed.expression
-    if expression is None:
+    if not parsed.ok:
         return None
-    canon = _Canon(sql, owners)
+    return _compute(parsed, owners)
+
+
+def _prepass(parsed: ParsedSQL) -> InferredOwners:
+    """What the query says itself: ``(table, column)`` of its qualified columns, and column names.
+
+    Table aliases are resolved globally (good enough to learn which table has which column); a
+    double-quoted unqualified token is not counted as a name (it may be a string).
+    """
+    expression = parsed.expression
+    aliases: dict[str, str] = {}
+    for table in expression.find_all(exp.Table):
+        if isinstance(table.this, exp.Identifier):
+            aliases[table.alias_or_name.lower()] = table.name.lower()
+    pairs: set[tuple[str, str]] = set()
+    names: set[str] = set()
+    for column in expression.find_all(exp.Column):
+        ident = column.this
+        if not isinstance(ident, exp.Identifier):
+            continue
+        name = ident.this.lower()
+        qualifier = column.args.get("table")
+        if qualifier is not None and qualifier.name:
+            names.add(name)
+            table = aliases.get(qualifier.name.lower())
+            if table is not None:
+                pairs.add((table, name))
+        elif not _double_quoted(ident, parsed.sql):
+            names.add(name)
+    return InferredOwners(frozenset(pairs), frozenset(names))
+
+
+def _compute(parsed: ParsedSQL, owners: _Owners) -> ClauseComponents | None:
+    canon = _Canon(parsed.sql, owners)
     try:
-        select, where, joins = canon.components(expression)
+        items = canon.statement(parsed.expression)
     except RecursionError:
         return None
-    return ClauseComponents(frozenset(select), frozenset(where), frozenset(joins))
+    return ClauseComponents(frozenset(items), frozenset(canon.refs), frozenset(canon.unresolved))
 
 
+# ----------------------------------------------------------------------------- canonicaliser
 _SYMMETRIC = {exp.EQ: " = ", exp.NEQ: " != ", exp.NullSafeEQ: " is ", exp.NullSafeNEQ: " is not "}
 _FLIPPED = {exp.GT: " < ", exp.GTE: " <= "}  # b > a  →  a < b
 _ORDERED = {exp.LT: " < ", exp.LTE: " <= "}
+# The operator of a comparison as seen from its left operand, and seen from its right one.
+_COMPARISON = {
+    exp.EQ: ("=", "="),
+    exp.NEQ: ("!=", "!="),
+    exp.NullSafeEQ: ("is", "is"),
+    exp.NullSafeNEQ: ("is not", "is not"),
+    exp.GT: (">", "<"),
+    exp.GTE: (">=", "<="),
+    exp.LT: ("<", ">"),
+    exp.LTE: ("<=", ">="),
+}
 _BINARY = {
     exp.Add: " + ",
     exp.Sub: " - ",
@@ -142,203 +375,454 @@ _BINARY = {
     exp.Glob: " glob ",
     exp.RegexpLike: " regexp ",
 }
+_PATTERN_OPS = (exp.Like, exp.ILike, exp.Glob, exp.RegexpLike, exp.Is)
+_PREDICATES = frozenset({exp.In, exp.Between, *_PATTERN_OPS})  # read with (column, operator, value) parts
 _PREDICATE_OPERANDS = (exp.Predicate, exp.In, exp.Between)
-_MAX_CTE_TEXT = 2000  # a longer CTE body is referenced by a digest of its canonical text
+_OUTER_SIDES = frozenset({"left", "right", "full"})
+_MAX_TEXT = 2000  # a longer rendered expression / CTE body is referenced by a digest
+
+
+@dataclass
+class _Source:
+    """A FROM/JOIN item as the columns of its SELECT see it."""
+
+    instance: str  # real table: its name, or "t#2" for a second instance; "" for a derived source
+    table: str  # real table name (for owner look-ups); "" for a derived source
+    outputs: dict[str, str] | None = None  # derived: output name → canonical text; None: unknown (*)
+    star_table: str = ""  # derived ``SELECT * FROM t``: columns read through it are ``t``'s
+
+
+@dataclass
+class _Frame:
+    """The sources of one SELECT, by lower-cased alias (or table name) and in FROM order."""
+
+    by_alias: dict[str, _Source]
+    sources: list[_Source]
+
+
+@dataclass
+class _Query:
+    """What a (sub)query contributes: its items, and its output columns for whoever reads it."""
+
+    items: set[Component]
+    outputs: dict[str, str] | None
+    star_table: str = ""
 
 
 class _Canon:
-    """Renders expressions canonically, resolving table aliases through a stack of SELECT frames."""
+    """Builds the components of one statement, resolving aliases through a stack of SELECT frames."""
 
-    def __init__(self, sql: str, owners: _ColumnOwners | None = None) -> None:
+    def __init__(self, sql: str, owners: _Owners) -> None:
         self.sql = sql
-        self.owners = owners  # with a schema: qualifies unqualified columns of multi-source SELECTs
-        # (alias → name, single source or "", with a schema and several sources: each source's real
-        # table name, or the derived source's output names (None: unknown))
-        self.frames: list[tuple[dict[str, str], str, list[tuple[str, frozenset[str] | None]] | None]] = []
+        self.owners = owners
+        self.names = owners.names  # known column names: a double-quoted one is never a string
+        self.frames: list[_Frame] = []
         self.ctes: list[dict[str, exp.Expression]] = []  # WITH clauses in force: name → body
-        self.expanding: set[str] = set()  # CTEs being rendered (a recursive CTE names itself)
-        self.cte_text: dict[int, str] = {}  # rendered CTE bodies, so chained CTEs stay linear
+        self.expanding: set[str] = set()  # CTEs being read (a recursive CTE names itself)
+        self.memo: dict[int, _Query] = {}  # CTE / derived bodies already read, by id
+        self.texts: dict[int, str] = {}  # rendered subqueries, by id
+        self.order_aliases: dict[str, str] | None = None  # SELECT aliases, while reading ORDER BY
+        self.refs: set[tuple[str, str]] = set()
+        self.unresolved: set[str] = set()
 
-    # ---- structure
-    def components(self, node: exp.Expression) -> tuple[set[str], set[str], set[str]]:
-        if isinstance(node, exp.Subquery):
-            return self.components(node.unnest())
-        if not isinstance(node, (exp.SetOperation, exp.Select)):
-            table = node.args.get("this")
-            joins = {table.name.lower()} if isinstance(table, exp.Table) and table.name else set()
-            return set(), self.conjuncts(node.args.get("where")), joins
-        entered = self.enter_with(node)
+    # ------------------------------------------------------------------ statements and queries
+    def statement(self, node: exp.Expression) -> set[Component]:
+        if isinstance(node, (exp.Query, exp.Subquery)):
+            return self.query(node).items
+        # UPDATE / DELETE / INSERT: the target table and the WHERE conjuncts.
+        table = node.args.get("this")
+        items: set[Component] = set()
+        by_alias: dict[str, _Source] = {}
+        if isinstance(table, exp.Table) and table.name:
+            name = table.name.lower()
+            items.add(Component(Clause.TABLE, name, (name, "")))
+            by_alias[table.alias_or_name.lower()] = _Source(name, name)
+        self.frames.append(_Frame(by_alias, list(by_alias.values())))
         try:
-            if isinstance(node, exp.SetOperation):
-                left = self.components(node.this)
-                right = self.components(node.expression)
-                return left[0] | right[0], left[1] | right[1], left[2] | right[2]
-            self.push(node)
-            try:
-                select = {self.r(e) for e in node.expressions}
-                where = self.conjuncts(node.args.get("where"))
-                joins = set(self.join_items(node))
-            finally:
-                self.frames.pop()
-            return select, where, joins
-        finally:
-            if entered:
-                self.ctes.pop()
-
-    def enter_with(self, node: exp.Expression) -> bool:
-        """Make the CTEs of ``node``'s WITH clause visible; True when the caller must pop them."""
-        with_ = node.args.get("with_")
-        if with_ is None:
-            return False
-        self.ctes.append({cte.alias_or_name.lower(): cte.this for cte in with_.expressions})
-        return True
-
-    def cte(self, table: exp.Table) -> exp.Expression | None:
-        """The body of the CTE ``table`` names, if any (a CTE reads like a derived table)."""
-        if not self.ctes or table.args.get("db"):
-            return None
-        name = table.name.lower()
-        if name in self.expanding:
-            return None
-        for frame in reversed(self.ctes):
-            body = frame.get(name)
-            if body is not None:
-                return body
-        return None
-
-    def conjuncts(self, where: exp.Expression | None) -> set[str]:
-        if where is None:
-            return set()
-        return {self.r(p) for p in _flatten(where.this, exp.And)}
-
-    def push(self, select: exp.Select) -> None:
-        aliases: dict[str, str] = {}
-        n_sources = 0
-        single = ""
-        derived = 0
-        sources = _sources_of(select)
-        for source in sources:
-            n_sources += 1
-            if isinstance(source, exp.Table) and self.cte(source) is None:
-                name = source.name.lower()
-                aliases[source.alias_or_name.lower()] = name
-                single = name
-            else:
-                derived += 1
-                single = f"_d{derived}"
-                alias = source.alias_or_name if isinstance(source, exp.Table) else source.alias
-                aliases[alias.lower()] = single
-        owners = None
-        if self.owners is not None and n_sources > 1:
-            owners = [self.provider(source) for source in sources]
-        self.frames.append((aliases, single if n_sources == 1 else "", owners))
-
-    def provider(self, source: exp.Expression) -> tuple[str, frozenset[str] | None]:
-        """("table", its columns unknown here) for a real table, ("", output names) for a derived one."""
-        if isinstance(source, exp.Table):
-            body = self.cte(source)
-            if body is None:
-                return source.name.lower(), None
-            names = _cte_column_list(body)  # a CTE's column list, when it has one, names its outputs
-            if names:
-                return "", frozenset(n.lower() for n in names)
-            return "", _output_names(body)
-        if isinstance(source, exp.Subquery):
-            return "", _output_names(source.unnest())
-        return "", None  # a table function, VALUES…: anything
-
-    def join_items(self, select: exp.Select) -> list[str]:
-        out = []
-        from_ = select.args.get("from_")
-        if from_ is not None:
-            out.append(self.source(from_.this))
-        for join in select.args.get("joins") or []:
-            side = join.side.lower() if join.side else ""
-            name = self.source(join.this)
-            out.append(f"{side} join {name}" if side else name)
-            on = join.args.get("on")
-            if on is not None:
-                out.extend("on " + self.r(p) for p in _flatten(on, exp.And))
-            out.extend(f"using {u.name.lower()}" for u in join.args.get("using") or [])
-        return out
-
-    def source(self, node: exp.Expression) -> str:
-        if isinstance(node, exp.Table):
-            body = self.cte(node)
-            if body is not None:
-                text = self.cte_text.get(id(body))
-                if text is None:
-                    name = node.name.lower()
-                    self.expanding.add(name)
-                    try:
-                        text = self.r(body)
-                    finally:
-                        self.expanding.discard(name)
-                    if len(text) > _MAX_CTE_TEXT:  # CTEs joining earlier CTEs twice grow 2^n
-                        text = "(cte " + hashlib.blake2b(text.encode(), digest_size=8).hexdigest() + ")"
-                    self.cte_text[id(body)] = text
-                return text
-            return node.name.lower() if node.name else self.r(node.this)
-        return self.r(node.unnest() if isinstance(node, exp.Subquery) else node)
-
-    def select_text(self, node: exp.Select) -> str:
-        entered = self.enter_with(node)
-        self.push(node)
-        try:
-            parts = ["select " + ", ".join(sorted(self.r(e) for e in node.expressions))]
-            sources = self.join_items(node)
-            if sources:
-                parts.append("from " + ", ".join(sorted(sources)))
-            for key in ("where", "having"):
-                clause = node.args.get(key)
-                if clause is not None:
-                    parts.append(
-                        f"{key} " + " and ".join(sorted(self.r(p) for p in _flatten(clause.this, exp.And)))
-                    )
-            group = node.args.get("group")
-            if group is not None:
-                parts.append("group by " + ", ".join(self.r(g) for g in group.expressions))
-            order = node.args.get("order")
-            if order is not None:
-                parts.append("order by " + ", ".join(self.r(o) for o in order.expressions))
-            for key in ("limit", "offset"):
-                clause = node.args.get(key)
-                if clause is not None:
-                    parts.append(f"{key} " + self.r(clause.expression or clause.this))
+            where = node.args.get("where")
+            if where is not None:
+                items.update(self.predicate(p, Clause.WHERE) for p in _flatten(where.this, exp.And))
         finally:
             self.frames.pop()
+        return items
+
+    def query(self, node: exp.Expression) -> _Query:
+        while isinstance(node, (exp.Subquery, exp.Paren)):
+            node = node.this
+        entered = self.enter_with(node)
+        try:
+            if isinstance(node, exp.Select):
+                return self.count_distinct(node) or self.select(node)
+            if isinstance(node, exp.SetOperation):
+                return self.set_operation(node)
+            return _Query({Component(Clause.SELECT, self.r(node), ("", self.r(node)))}, None)
+        finally:
             if entered:
                 self.ctes.pop()
-        return "(" + " ".join(parts) + ")"
 
-    # ---- expressions
-    def operand(self, node: exp.Expression) -> str:
-        if type(node) is exp.Column and not node.args.get("table") and _double_quoted(node.this, self.sql):
+    def set_operation(self, node: exp.SetOperation) -> _Query:
+        # The arms' items merge; the operator itself is an item, so EXCEPT ≠ INTERSECT ≠ UNION.
+        left = self.query(node.this)
+        right = self.query(node.expression)
+        kind = node.key + ("" if node.args.get("distinct", True) else " all")
+        items = left.items | right.items | {Component(Clause.SET_OP, kind, (kind,))}
+        # ORDER BY / LIMIT of a compound query name the output columns of its first arm.
+        frame = _Frame({}, [_Source("", "", left.outputs, left.star_table)])
+        self.frames.append(frame)
+        try:
+            items |= self.order_and_limit(node, {})
+        finally:
+            self.frames.pop()
+        return _Query(items, left.outputs, left.star_table)
+
+    def select(self, node: exp.Select) -> _Query:
+        # Step 1: the FROM/JOIN sources. Real tables become TABLE items; a derived table or CTE is
+        # read recursively and its items (all but its SELECT list) merge into this query's.
+        items: set[Component] = set()
+        frame = self.frame(node, items)
+        self.frames.append(frame)
+        try:
+            # Step 2: SELECT items, aliases dropped, ``*`` over derived sources expanded.
+            outputs: dict[str, str] | None = {}
+            aliases: dict[str, str] = {}
+            for i, e in enumerate(node.expressions):
+                for component, name in self.select_items(e, frame):
+                    items.add(component)
+                    if outputs is not None:
+                        if name is None:
+                            outputs = None
+                        else:
+                            outputs.setdefault(name, component.key)
+                    if isinstance(e, exp.Alias):
+                        aliases[e.alias.lower()] = component.key
+                    aliases.setdefault(f"#{i + 1}", component.key)  # ORDER BY 2 / GROUP BY 2
+            if node.args.get("distinct"):
+                items.add(Component(Clause.DISTINCT, "distinct", ("distinct",)))
+            # Step 3: predicates. An inner join's ON conjuncts and the WHERE conjuncts are one pool
+            # (``a JOIN b ON c`` = ``a, b WHERE c``); a column = column equality across two sources
+            # in that pool is a join condition, anything else a WHERE predicate. An outer join's ON
+            # conjuncts stay join conditions.
+            pool = _flatten(node.args["where"].this, exp.And) if node.args.get("where") else []
+            left = frame.sources[0] if frame.sources else None
+            for join in node.args.get("joins") or []:
+                on = join.args.get("on")
+                side = (join.side or "").lower()
+                if on is not None:
+                    if side in _OUTER_SIDES:
+                        items.update(self.join_condition(p) for p in _flatten(on, exp.And))
+                    else:
+                        pool.extend(_flatten(on, exp.And))
+                using = join.args.get("using") or []
+                right = self.source_of(join.this, frame)
+                for u in using:  # USING (c) is ON left.c = right.c
+                    a = self.through(left, u.name.lower()) if left else u.name.lower()
+                    b = self.through(right, u.name.lower()) if right else u.name.lower()
+                    x, y = sorted((a, b))
+                    items.add(Component(Clause.JOIN_ON, f"on {x} = {y}", (x, "=", y)))
+            for p in pool:
+                if type(p) is exp.Boolean and p.this:
+                    continue  # sqlglot reads ``a JOIN b`` without ON as ON TRUE
+                component = self.predicate(p, Clause.WHERE)
+                if _is_join_equality(p, component):
+                    component = Component(Clause.JOIN_ON, "on " + component.key, component.parts)
+                items.add(component)
+            # Step 4: GROUP BY keys (a set: their order does not change the result), HAVING.
+            group = node.args.get("group")
+            if group is not None:
+                for g in group.expressions:
+                    key = self.key_text(g, aliases)
+                    items.add(Component(Clause.GROUP_BY, key, ("group by", key)))
+            having = node.args.get("having")
+            if having is not None:
+                items.update(self.predicate(p, Clause.HAVING) for p in _flatten(having.this, exp.And))
+            # Step 5: ORDER BY keys with their direction, LIMIT / OFFSET.
+            items |= self.order_and_limit(node, aliases)
+        finally:
+            self.frames.pop()
+        # ``SELECT * FROM t`` read as a derived table: its columns are t's.
+        star_table = ""
+        if outputs is None and len(frame.sources) == 1 and frame.sources[0].table:
+            star_table = frame.sources[0].instance
+        return _Query(items, outputs, star_table)
+
+    def count_distinct(self, node: exp.Select) -> _Query | None:
+        """``SELECT COUNT(*) FROM (SELECT DISTINCT x … [AND x IS NOT NULL])`` as ``COUNT(DISTINCT x)``.
+
+        Both count the distinct non-NULL values of ``x`` (Spider's evaluator accepts one for the
+        other); without the IS NOT NULL the derived form also counts one NULL.
+        """
+        if len(node.expressions) != 1 or any(node.args.get(k) for k in ("joins", "where", "group", "having")):
+            return None
+        count = node.expressions[0].unalias()
+        from_ = node.args.get("from_")
+        if not (type(count) is exp.Count and isinstance(count.this, exp.Star)) or from_ is None:
+            return None
+        source = from_.this
+        body = self.cte(source) if isinstance(source, exp.Table) else source
+        while isinstance(body, (exp.Subquery, exp.Paren)):
+            body = body.this
+        if (
+            not isinstance(body, exp.Select)
+            or not body.args.get("distinct")
+            or len(body.expressions) != 1
+            or isinstance(body.expressions[0].unalias(), exp.Star)
+            or any(body.args.get(k) for k in ("group", "having", "limit", "offset"))
+        ):
+            return None
+        inner = self.derived(body)
+        if not inner.outputs:
+            return None
+        x = next(iter(inner.outputs.values()))
+        items = {
+            c
+            for c in inner.items
+            if c.clause not in (Clause.SELECT, Clause.DISTINCT, Clause.ORDER_BY)
+            and c.parts != (x, "is not", "null")
+        }
+        key = f"count(distinct {x})"
+        items.add(Component(Clause.SELECT, key, ("count", f"distinct {x}")))
+        return _Query(items, {node.expressions[0].alias_or_name.lower(): key})
+
+    def frame(self, node: exp.Select, items: set[Component]) -> _Frame:
+        by_alias: dict[str, _Source] = {}
+        sources: list[_Source] = []
+        seen: dict[str, int] = {}
+        from_ = node.args.get("from_")
+        pairs = [(from_.this, "")] if from_ is not None else []
+        pairs += [(j.this, (j.side or "").lower()) for j in node.args.get("joins") or []]
+        for source, side in pairs:
+            prefix = f"{side} join " if side in _OUTER_SIDES else ""
+            body = self.cte(source) if isinstance(source, exp.Table) else None
+            if isinstance(source, exp.Table) and body is None and isinstance(source.this, exp.Identifier):
+                table = source.name.lower()
+                seen[table] = seen.get(table, 0) + 1
+                instance = table if seen[table] == 1 else f"{table}#{seen[table]}"
+                items.add(Component(Clause.TABLE, prefix + instance, (instance, side)))
+                src = _Source(instance, table)
+            elif body is not None or isinstance(source, exp.Subquery):
+                if body is None:
+                    body = source.this
+                name = source.name.lower() if isinstance(source, exp.Table) else ""
+                q = self.derived(body, name)
+                items.update(c for c in q.items if c.clause is not Clause.SELECT)
+                src = _Source("", "", q.outputs, q.star_table)
+            else:  # a table-valued function, VALUES…: anything
+                text = self.r(source.this if isinstance(source, exp.Table) else source)
+                items.add(Component(Clause.TABLE, prefix + text, (text, side)))
+                src = _Source("", "", None)
+            alias = source.alias_or_name if isinstance(source, exp.Table) else source.alias
+            by_alias[alias.lower()] = src
+            sources.append(src)
+        return _Frame(by_alias, sources)
+
+    def source_of(self, node: exp.Expression, frame: _Frame) -> _Source | None:
+        alias = node.alias_or_name if isinstance(node, exp.Table) else node.alias
+        return frame.by_alias.get(alias.lower())
+
+    def derived(self, body: exp.Expression, cte_name: str = "") -> _Query:
+        """Read a derived table / CTE body once; it sees no enclosing SELECT (SQLite has no LATERAL)."""
+        hit = self.memo.get(id(body))
+        if hit is not None:
+            return hit
+        frames, self.frames = self.frames, []
+        if cte_name:
+            self.expanding.add(cte_name)
+        try:
+            q = self.query(body)
+        finally:
+            self.frames = frames
+            self.expanding.discard(cte_name)
+        names = _cte_column_list(body) if cte_name else []
+        if names and q.outputs is not None and len(names) == len(q.outputs):
+            q = _Query(q.items, dict(zip((n.lower() for n in names), q.outputs.values(), strict=True)))
+        elif names:
+            q = _Query(q.items, {n.lower(): n.lower() for n in names})
+        if q.outputs is not None:
+            q.outputs = {k: _cap(v) for k, v in q.outputs.items()}
+        self.memo[id(body)] = q
+        return q
+
+    def select_items(self, e: exp.Expression, frame: _Frame) -> list[tuple[Component, str | None]]:
+        """The SELECT items of one expression, with the output name each exposes (None: unknown)."""
+        inner = e.this if isinstance(e, exp.Alias) else e
+        star = isinstance(inner, exp.Star) or (
+            isinstance(inner, exp.Column) and isinstance(inner.this, exp.Star)
+        )
+        if star:
+            qualifier = inner.args.get("table") if isinstance(inner, exp.Column) else None
+            if qualifier is not None and qualifier.name:
+                src = frame.by_alias.get(qualifier.name.lower())
+                chosen = [src] if src is not None else []
+            else:
+                chosen = frame.sources
+            if chosen and all(s.outputs is not None for s in chosen):  # ``*`` over derived sources
+                return [
+                    (Component(Clause.SELECT, text, ("", text)), name)
+                    for s in chosen
+                    for name, text in s.outputs.items()  # type: ignore[union-attr]
+                ]
+            text = self.r(inner)
+            return [(Component(Clause.SELECT, text, ("", text)), None)]
+        key = self.r(inner)
+        if isinstance(inner, exp.AggFunc) and key.endswith(")") and "(" in key:
+            func, arg = key[:-1].split("(", 1)
+            parts: tuple[str, ...] = (func, arg)
+        else:
+            parts = ("", key)
+        return [(Component(Clause.SELECT, key, parts), e.alias_or_name.lower())]
+
+    def key_text(self, node: exp.Expression, aliases: dict[str, str]) -> str:
+        """An ORDER BY / GROUP BY key: ``2`` names the second SELECT item."""
+        if type(node) is exp.Literal and not node.is_string and node.this.isdigit():
+            return aliases.get(f"#{node.this}", node.this)
+        return self.r(node)
+
+    def order_and_limit(self, node: exp.Expression, aliases: dict[str, str]) -> set[Component]:
+        items: set[Component] = set()
+        order = node.args.get("order")
+        if order is not None:
+            # SQLite reads an ORDER BY name as a SELECT alias first.
+            self.order_aliases = {k: v for k, v in aliases.items() if not k.startswith("#")}
+            try:
+                for i, o in enumerate(order.expressions):
+                    term = o.this if isinstance(o, exp.Ordered) else o
+                    text = self.key_text(term, aliases)
+                    if i:  # the first key decides most; later keys are kept apart by position
+                        text = f"{text} ({i + 1})"
+                    direction = "desc" if o.args.get("desc") else "asc"
+                    items.add(Component(Clause.ORDER_BY, f"{text} {direction}", (text, direction)))
+            finally:
+                self.order_aliases = None
+        limit = node.args.get("limit")
+        if limit is not None:
+            text = self.r(limit.expression or limit.this)
+            offset = node.args.get("offset")
+            if offset is not None:
+                text += " offset " + self.r(offset.expression or offset.this)
+            items.add(Component(Clause.LIMIT, text, ("limit", text)))
+        return items
+
+    # ------------------------------------------------------------------------------ predicates
+    def predicate(self, p: exp.Expression, clause: Clause) -> Component:
+        """A predicate with its (column, operator, value) parts; other conditions compare whole."""
+        node = p
+        while type(node) is exp.Paren:
+            node = node.this
+        negate = False
+        if type(node) is exp.Not:
+            inner = node.this
+            while type(inner) is exp.Paren:
+                inner = inner.this
+            if type(inner) in _PREDICATES:
+                negate, node = True, inner
+        t = type(node)
+        if t in _COMPARISON:
+            (a, rank_a), (b, rank_b) = self.operands(node.this, node.expression)
+            if t in _SYMMETRIC:
+                x, y = sorted((a, b))
+                key = x + _SYMMETRIC[t] + y
+            elif t in _FLIPPED:
+                key = b + _FLIPPED[t] + a
+            else:
+                key = a + _ORDERED[t] + b
+            # Parts read from the column side: ``10 < salary`` is (salary, >, 10).
+            op_left, op_right = _COMPARISON[t]
+            if (rank_b, b) < (rank_a, a):
+                parts = (b, op_right, a)
+            else:
+                parts = (a, op_left, b)
+            return Component(clause, key, parts)
+        if t is exp.In:
+            lhs = self.operand(node.this, None)
+            query = node.args.get("query")
+            if query is not None:
+                rhs = self.r(query)
+                key = f"{lhs} in {rhs}"
+            else:
+                rhs = "(" + ", ".join(sorted(self.operand(e, node.this) for e in node.expressions)) + ")"
+                key = f"{lhs} in {rhs}"
+            op = "in"
+        elif t is exp.Between:
+            lhs = self.operand(node.this, None)
+            rhs = (
+                self.operand(node.args["low"], node.this)
+                + " and "
+                + self.operand(node.args["high"], node.this)
+            )
+            key = f"{lhs} between {rhs}"
+            op = "between"
+        elif t in _PREDICATES:
+            lhs = self.operand(node.this, None)
+            rhs = self.operand(node.expression, node.this)
+            op = _BINARY[t].strip()
+            key = f"{lhs} {op} {rhs}"
+            if node.args.get("negate"):
+                negate = not negate
+        else:
+            key = self.r(p)
+            return Component(clause, key, (key,))
+        if negate:
+            key = "not " + key
+            op = "is not" if op == "is" else "not " + op
+        return Component(clause, key, (lhs, op, rhs))
+
+    def join_condition(self, p: exp.Expression) -> Component:
+        c = self.predicate(p, Clause.JOIN_ON)
+        return Component(Clause.JOIN_ON, "on " + c.key, c.parts)
+
+    def operands(self, a: exp.Expression, b: exp.Expression) -> tuple[tuple[str, int], tuple[str, int]]:
+        """Texts and ranks of a comparison's operands (the rank says which one is "the column")."""
+        out = []
+        for node, other in ((a, b), (b, a)):
+            if self.is_string_token(node, other):
+                out.append((_string(node.this.this), 2))
+            else:
+                out.append((self.r(node), _rank(node)))
+        return out[0], out[1]
+
+    def operand(self, node: exp.Expression, other: exp.Expression | None) -> str:
+        if other is not None and self.is_string_token(node, other):
             return _string(node.this.this)
         return self.r(node)
 
+    def unknown_quoted(self, node: exp.Expression) -> bool:
+        """An unqualified double-quoted token that names no known column."""
+        return (
+            type(node) is exp.Column
+            and not node.args.get("table")
+            and isinstance(node.this, exp.Identifier)
+            and node.this.this.lower() not in self.names
+            and _double_quoted(node.this, self.sql)
+        )
+
+    def is_string_token(self, node: exp.Expression, other: exp.Expression) -> bool:
+        """``node`` is in a literal position (its ``other`` side reads a column) and names no column."""
+        return self.unknown_quoted(node) and any(not self.unknown_quoted(c) for c in _columns(other))
+
+    # ----------------------------------------------------------------------------- expressions
     def r(self, node: Any) -> str:
         t = type(node)
         if t is exp.Column:
             return self.column(node)
         if t is exp.Literal:
             return _string(node.this) if node.is_string else node.this.lower()
-        if t in _SYMMETRIC:
-            a, b = sorted((self.operand(node.this), self.operand(node.expression)))
-            return a + _SYMMETRIC[t] + b
-        if t in _FLIPPED:
-            return self.operand(node.expression) + _FLIPPED[t] + self.operand(node.this)
-        if t in _ORDERED:
-            return self.operand(node.this) + _ORDERED[t] + self.operand(node.expression)
+        if t in _COMPARISON or t in _PREDICATES:
+            return self.predicate(node, Clause.WHERE).key
+        if t is exp.Not:
+            inner = node.this
+            while type(inner) is exp.Paren:
+                inner = inner.this
+            if type(inner) in _PREDICATES:
+                return self.predicate(node, Clause.WHERE).key
+            return "not " + self.r(node.this)
+        if t in _BINARY:
+            text = self.r(node.this) + _BINARY[t] + self.r(node.expression)
+            if not isinstance(node, _PREDICATE_OPERANDS):
+                text = "(" + text + ")"
+            return "not " + text if node.args.get("negate") else text
         if t is exp.And or t is exp.Or:
             joiner = " and " if t is exp.And else " or "
             return "(" + joiner.join(sorted(self.r(p) for p in _flatten(node, t))) + ")"
-        if t in _BINARY:
-            text = self.operand(node.this) + _BINARY[t] + self.operand(node.expression)
-            if not isinstance(node, _PREDICATE_OPERANDS):
-                text = "(" + text + ")"
-            # `a NOT LIKE b` parses as Like(negate=True), `NOT a LIKE b` as Not(Like): one form.
-            return "not " + text if node.args.get("negate") else text
         if t is exp.Paren or t is exp.Alias:
             return self.r(node.this)
         if t is exp.Star:
@@ -347,44 +831,14 @@ class _Canon:
             return "null"
         if t is exp.Boolean:
             return "true" if node.this else "false"
-        if t is exp.Not:
-            return "not " + self.r(node.this)
         if t is exp.Neg:
             return "-" + self.r(node.this)
-        if t is exp.In:
-            query = node.args.get("query")
-            if query is not None:
-                return self.operand(node.this) + " in " + self.r(query)
-            return (
-                self.operand(node.this)
-                + " in ("
-                + ", ".join(sorted(self.operand(e) for e in node.expressions))
-                + ")"
-            )
-        if t is exp.Between:
-            return (
-                self.operand(node.this)
-                + " between "
-                + self.operand(node.args["low"])
-                + " and "
-                + self.operand(node.args["high"])
-            )
         if t is exp.Distinct:
             return "distinct " + ", ".join(self.r(e) for e in node.expressions)
         if t is exp.Identifier:
             return node.this.lower()
-        if t is exp.Subquery:
-            return self.r(node.this)
-        if t is exp.Select:
-            return self.select_text(node)
-        if isinstance(node, exp.SetOperation):
-            kind = node.key + ("" if node.args.get("distinct", True) else " all")
-            entered = self.enter_with(node)
-            try:
-                return "(" + self.r(node.this) + f" {kind} " + self.r(node.expression) + ")"
-            finally:
-                if entered:
-                    self.ctes.pop()
+        if t is exp.Subquery or t is exp.Select or isinstance(node, exp.SetOperation):
+            return self.subquery(node)
         if isinstance(node, exp.Func):
             name = node.name.lower() if t is exp.Anonymous else node.sql_name().lower()
             args = node.expressions if t is exp.Anonymous else self.args(node, flags=False)
@@ -392,6 +846,15 @@ class _Canon:
         if isinstance(node, exp.Expression):
             return node.key + "(" + ", ".join(self.args(node)) + ")"
         return str(node).lower()
+
+    def subquery(self, node: exp.Expression) -> str:
+        """A subquery in an expression: its items, sorted (it may see the enclosing SELECTs)."""
+        text = self.texts.get(id(node))
+        if text is None:
+            q = self.query(node)
+            text = _cap("(" + "; ".join(sorted(c.label for c in q.items)) + ")")
+            self.texts[id(node)] = text
+        return text
 
     def args(self, node: exp.Expression, flags: bool = True) -> list[str]:
         out = []
@@ -413,52 +876,100 @@ class _Canon:
         name = "*" if isinstance(ident, exp.Star) else ident.name.lower()
         qualifier = node.args.get("table")
         if qualifier is not None and qualifier.name:
+            # A qualified column: the innermost SELECT (or an enclosing one, correlation) with that alias.
             q = qualifier.name.lower()
-            for aliases, _, _ in reversed(self.frames):
-                if q in aliases:
-                    return aliases[q] + "." + name
+            for frame in reversed(self.frames):
+                src = frame.by_alias.get(q)
+                if src is not None:
+                    return self.through(src, name)
             return q + "." + name
         if not self.frames:
             return name
-        _, single, providers = self.frames[-1]
-        if single and name != "*":
-            return f"{single}.{name}"
-        if providers is None or name == "*":
+        if self.order_aliases is not None and name in self.order_aliases:
+            return self.order_aliases[name]
+        sources = self.frames[-1].sources
+        if len(sources) == 1:
+            return self.through(sources[0], name)
+        if not sources or name == "*":
             return name
-        owner = ""
-        for table, outputs in providers:
-            if table:
-                if not self.owners.has(table, name):  # type: ignore[union-attr]
+        # Several sources: the one that offers the column, when exactly one may.
+        owner: _Source | None = None
+        for src in sources:
+            if src.table:
+                if not self.owners.has(src.table, name):
                     continue
-            elif outputs is not None and name not in outputs:
+            elif src.outputs is not None and name not in src.outputs:
                 continue
-            if owner or not table:  # several candidates, or a derived source may have it
-                return name
-            owner = table
-        return f"{owner}.{name}" if owner else name
+            if owner is not None or not src.table and src.outputs is None:
+                return name  # several candidates, or a derived source with unknown outputs
+            owner = src
+        if owner is None:
+            self.unresolved.add(name)
+            return name
+        return self.through(owner, name)
 
+    def through(self, src: _Source, name: str) -> str:
+        """Column ``name`` read from ``src``: ``t.name``, or the expression a derived source names."""
+        if src.table:
+            if name != "*":
+                self.refs.add((src.table, name))
+            return f"{src.instance}.{name}"
+        if src.outputs is not None:
+            return src.outputs.get(name, name)
+        if src.star_table:
+            return f"{src.star_table}.{name}"
+        return name
 
-def _sources_of(select: exp.Select) -> list[exp.Expression]:
-    out = []
-    from_ = select.args.get("from_")
-    if from_ is not None:
-        out.append(from_.this)
-    out.extend(j.this for j in select.args.get("joins") or [])
-    return out
+    # ------------------------------------------------------------------------------------ CTEs
+    def enter_with(self, node: exp.Expression) -> bool:
+        """Make the CTEs of ``node``'s WITH clause visible; True when the caller must pop them."""
+        with_ = node.args.get("with_")
+        if with_ is None:
+            return False
+        self.ctes.append({cte.alias_or_name.lower(): cte.this for cte in with_.expressions})
+        return True
 
-
-def _output_names(node: exp.Expression) -> frozenset[str] | None:
-    """Lower-cased output column names of a query (its leftmost SELECT); None when unknown (``*``)."""
-    while isinstance(node, (exp.SetOperation, exp.Subquery)):
-        node = node.this
-    if not isinstance(node, exp.Select):
-        return None
-    names = set()
-    for e in node.expressions:
-        if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)):
+    def cte(self, table: exp.Table) -> exp.Expression | None:
+        """The body of the CTE ``table`` names, if any (a CTE reads like a derived table)."""
+        if not self.ctes or table.args.get("db"):
             return None
-        names.add(e.alias_or_name.lower())
-    return frozenset(names)
+        name = table.name.lower()
+        if name in self.expanding:
+            return None  # a recursive CTE's self-reference reads as a table of that name
+        for frame in reversed(self.ctes):
+            body = frame.get(name)
+            if body is not None:
+                return body
+        return None
+
+
+def _rank(node: exp.Expression) -> int:
+    """Which operand of a comparison is "the column": 0 column, 1 subquery, 2 literal / other."""
+    while type(node) is exp.Paren:
+        node = node.this
+    if isinstance(node, (exp.Select, exp.Subquery, exp.SetOperation)):
+        return 1
+    if type(node) is exp.Column:
+        return 0
+    if type(node) in (exp.Literal, exp.Null, exp.Boolean, exp.Neg):
+        return 2
+    return 0 if _columns(node) else 2
+
+
+def _columns(node: exp.Expression) -> list[exp.Column]:
+    return [c for c in node.find_all(exp.Column) if isinstance(c.this, exp.Identifier)]
+
+
+def _is_join_equality(p: exp.Expression, component: Component) -> bool:
+    """``a.x = b.y``: an equality of two columns read from two different sources."""
+    while type(p) is exp.Paren:
+        p = p.this
+    if type(p) is not exp.EQ or type(p.this) is not exp.Column or type(p.expression) is not exp.Column:
+        return False
+    a, _, b = component.parts
+    qa, _, _ = a.rpartition(".")
+    qb, _, _ = b.rpartition(".")
+    return bool(qa) and bool(qb) and qa != qb
 
 
 def _flatten(node: exp.Expression, kind: type) -> list[exp.Expression]:
@@ -479,3 +990,10 @@ def _flatten(node: exp.Expression, kind: type) -> list[exp.Expression]:
 
 def _string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _cap(text: str) -> str:
+    """Long texts (CTEs joining earlier CTEs twice grow 2^n) are referenced by a digest."""
+    if len(text) <= _MAX_TEXT:
+        return text
+    return "(expr " + hashlib.blake2b(text.encode(), digest_size=8).hexdigest() + ")"
