@@ -47,7 +47,8 @@ def test_seed_usage_verbatim(employees_schema):
     )
     assert result.baseline_total == 0.0
     assert result.schema == -0.5
-    assert result.structural == pytest.approx(0.3)  # WHERE absent on both sides; SELECT and JOIN differ
+    # WHERE absent on both sides: 0.3; SELECT customers.name vs employees.name: half of 0.3; JOIN differs
+    assert result.structural == pytest.approx(0.3 + 0.15)
     assert result.syntax == 0.2
     assert result.total == result.baseline_total + result.schema + result.structural + result.syntax
 

@@ -72,7 +72,7 @@ class PartialMatch:
 
 @dataclass(frozen=True)
 class ClauseDiff:
-    """One clause group of the comparison.
+    """One clause group of the comparison (item labels, so that it serialises as JSON).
 
     ``matched`` holds exact matches; ``missing`` (gold only) and ``extra`` (prediction only) the
     items without an exact match, of which ``partial`` pairs those that earned partial credit.
@@ -156,23 +156,24 @@ def group_diff(name: str, weight: float, pred: ClauseComponents, gold: ClauseCom
     """The ClauseDiff of one weight group (see ``GROUPS``)."""
     clauses = GROUPS[name]
     p, g = pred.of(*clauses), gold.of(*clauses)
+    if p == g:  # also both empty: full credit
+        return ClauseDiff(name, weight, gold.labels(*clauses), _EMPTY, _EMPTY, 1.0)
+    if not p or not g:
+        return ClauseDiff(name, weight, _EMPTY, gold.labels(*clauses), pred.labels(*clauses), 0.0)
     total, exact, partial = match_items(p, g)
-    if not p and not g:
-        f1 = 1.0
-    elif not p or not g:
-        f1 = 0.0
-    else:
-        f1 = 2.0 * total / (len(p) + len(g))
-        f1 = 1.0 if f1 > 1.0 else f1
+    f1 = 2.0 * total / (len(p) + len(g))
     return ClauseDiff(
         name,
         weight,
         frozenset(c.label for c in exact),
         frozenset(c.label for c in g - exact),
         frozenset(c.label for c in p - exact),
-        f1,
+        min(f1, 1.0),
         tuple(PartialMatch(a.label, b.label, sim) for a, b, sim in partial),
     )
+
+
+_EMPTY: frozenset[str] = frozenset()
 
 
 def _query(sql: str | ParsedSQL | None) -> ParsedSQL | None:

@@ -23,6 +23,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property, lru_cache
@@ -60,6 +61,10 @@ class Clause(Enum):
     HAVING = "having"
     TABLE = "table"
     JOIN_ON = "on"
+
+    # Members are singletons: identity hashing is exact, and C-level (Enum's own hashes the name
+    # in Python, which showed in the profile of every set of components).
+    __hash__ = object.__hash__
 
 
 # Items shown without a clause prefix (their clause is obvious from the reward's clause group).
@@ -124,8 +129,25 @@ class ClauseComponents:
     unresolved: frozenset[str] = field(default=frozenset(), compare=False)
 
     def of(self, *clauses: Clause) -> frozenset[Component]:
-        """The items of the given clauses."""
-        return frozenset(c for c in self.items if c.clause in clauses)
+        """The items of the given clauses (memoised per tuple of clauses)."""
+        memo = self._memo
+        hit = memo.get(clauses)
+        if hit is None:
+            hit = memo[clauses] = frozenset(c for c in self.items if c.clause in clauses)
+        return hit
+
+    def labels(self, *clauses: Clause) -> frozenset[str]:
+        """The labels of the items of the given clauses (memoised)."""
+        memo = self._memo
+        key = ("labels", *clauses)
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = frozenset(c.label for c in self.of(*clauses))
+        return hit
+
+    @cached_property
+    def _memo(self) -> dict[tuple, frozenset]:
+        return {}
 
     def keys(self, *clauses: Clause) -> frozenset[str]:
         return frozenset(c.key for c in self.items if c.clause in clauses)
@@ -298,7 +320,7 @@ def _components_cached(sql: str) -> ClauseComponents | None:
     parsed = parse_sql(sql)
     if not parsed.ok:
         return None
-    return _compute(parsed, _prepass(parsed))
+    return _compute(parsed, None)
 
 
 @lru_cache(maxsize=16384)
@@ -338,8 +360,9 @@ def _prepass(parsed: ParsedSQL) -> InferredOwners:
     return InferredOwners(frozenset(pairs), frozenset(names))
 
 
-def _compute(parsed: ParsedSQL, owners: _Owners) -> ClauseComponents | None:
-    canon = _Canon(parsed.sql, owners)
+def _compute(parsed: ParsedSQL, owners: _Owners | None) -> ClauseComponents | None:
+    """``owners`` None: the query's own qualified columns (read only when a column needs them)."""
+    canon = _Canon(parsed, owners)
     try:
         items = canon.statement(parsed.expression)
     except RecursionError:
@@ -412,10 +435,10 @@ class _Query:
 class _Canon:
     """Builds the components of one statement, resolving aliases through a stack of SELECT frames."""
 
-    def __init__(self, sql: str, owners: _Owners) -> None:
-        self.sql = sql
-        self.owners = owners
-        self.names = owners.names  # known column names: a double-quoted one is never a string
+    def __init__(self, parsed: ParsedSQL, owners: _Owners | None) -> None:
+        self.parsed = parsed
+        self.sql = parsed.sql
+        self._owners = owners
         self.frames: list[_Frame] = []
         self.ctes: list[dict[str, exp.Expression]] = []  # WITH clauses in force: name → body
         self.expanding: set[str] = set()  # CTEs being read (a recursive CTE names itself)
@@ -424,6 +447,17 @@ class _Canon:
         self.order_aliases: dict[str, str] | None = None  # SELECT aliases, while reading ORDER BY
         self.refs: set[tuple[str, str]] = set()
         self.unresolved: set[str] = set()
+
+    @property
+    def owners(self) -> _Owners:
+        if self._owners is None:  # most queries never need it: the pre-pass walks the whole tree
+            self._owners = _prepass(self.parsed)
+        return self._owners
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Known column names: a double-quoted one is never a string literal."""
+        return self.owners.names
 
     # ------------------------------------------------------------------ statements and queries
     def statement(self, node: exp.Expression) -> set[Component]:
@@ -657,19 +691,15 @@ class _Canon:
                 chosen = frame.sources
             if chosen and all(s.outputs is not None for s in chosen):  # ``*`` over derived sources
                 return [
-                    (Component(Clause.SELECT, text, ("", text)), name)
+                    (Component(Clause.SELECT, text, _select_parts(text)), name)
                     for s in chosen
                     for name, text in s.outputs.items()  # type: ignore[union-attr]
                 ]
             text = self.r(inner)
             return [(Component(Clause.SELECT, text, ("", text)), None)]
         key = self.r(inner)
-        if isinstance(inner, exp.AggFunc) and key.endswith(")") and "(" in key:
-            func, arg = key[:-1].split("(", 1)
-            parts: tuple[str, ...] = (func, arg)
-        else:
-            parts = ("", key)
-        return [(Component(Clause.SELECT, key, parts), e.alias_or_name.lower())]
+        return [(Component(Clause.SELECT, key, _select_parts(key)), e.alias_or_name.lower())]
+
 
     def key_text(self, node: exp.Expression, aliases: dict[str, str]) -> str:
         """An ORDER BY / GROUP BY key: ``2`` names the second SELECT item."""
@@ -787,12 +817,14 @@ class _Canon:
 
     def unknown_quoted(self, node: exp.Expression) -> bool:
         """An unqualified double-quoted token that names no known column."""
+        if type(node) is not exp.Column or node.args.get("table"):
+            return False
+        ident = node.this
         return (
-            type(node) is exp.Column
-            and not node.args.get("table")
-            and isinstance(node.this, exp.Identifier)
-            and node.this.this.lower() not in self.names
-            and _double_quoted(node.this, self.sql)
+            type(ident) is exp.Identifier
+            and ident.quoted
+            and _double_quoted(ident, self.sql)
+            and ident.this.lower() not in self.names
         )
 
     def is_string_token(self, node: exp.Expression, other: exp.Expression) -> bool:
@@ -941,6 +973,27 @@ class _Canon:
             if body is not None:
                 return body
         return None
+
+
+_AGGREGATE = re.compile(r"(avg|count|group_concat|max|min|sum|total)\((.*)\)", re.S)
+_COLUMN = re.compile(r"(?:([^\s.()]+)\.)?([^\s.()']+)")
+
+
+def _select_parts(key: str) -> tuple[str, str]:
+    """(aggregate, argument) for an aggregate, (table, column) for a column, else ("", text).
+
+    So ``max(t.a)`` vs ``min(t.a)``, and ``t.a`` vs ``t.b`` or ``u.a``, share one part of two.
+
+    >>> _select_parts("count(distinct t.a)"), _select_parts("t#2.a"), _select_parts("t.a + 1")
+    (('count', 'distinct t.a'), ('t#2', 'a'), ('', 't.a + 1'))
+    """
+    m = _AGGREGATE.fullmatch(key)
+    if m is not None:
+        return m.group(1), m.group(2)
+    m = _COLUMN.fullmatch(key)
+    if m is not None:
+        return m.group(1) or "", m.group(2)
+    return "", key
 
 
 def _rank(node: exp.Expression) -> int:
