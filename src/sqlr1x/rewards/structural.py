@@ -51,11 +51,13 @@ from sqlr1x.sql.parse import ParsedSQL, parse_sql
 from sqlr1x.sql.schema import Schema, SchemaError
 
 CLAUSES = ("select", "where", "join")
-# Which canonical clauses each of the seed's three weights pays for.
-GROUPS: dict[str, tuple[Clause, ...]] = {
-    "select": (Clause.SELECT, Clause.DISTINCT, Clause.ORDER_BY, Clause.LIMIT, Clause.SET_OP),
-    "where": (Clause.WHERE, Clause.GROUP_BY, Clause.HAVING),
-    "join": (Clause.TABLE, Clause.JOIN_ON),
+# Which canonical clauses each of the seed's three weights pays for, as units: a group's F1 is the
+# mean of its units' F1 over the units present in either query, so dropping a whole clause (the
+# WHERE, the ORDER BY, the LIMIT…) costs a whole unit, while one wrong value costs part of one item.
+GROUPS: dict[str, tuple[tuple[Clause, ...], ...]] = {
+    "select": ((Clause.SELECT, Clause.DISTINCT), (Clause.ORDER_BY,), (Clause.LIMIT,), (Clause.SET_OP,)),
+    "where": ((Clause.WHERE,), (Clause.GROUP_BY,), (Clause.HAVING,)),
+    "join": ((Clause.TABLE,), (Clause.JOIN_ON,)),
 }
 # "SELEC x" parses (as an aliased column) but is no query: it is scored as unparseable.
 _QUERY_TYPES = (exp.Query, exp.Insert, exp.Update, exp.Delete)
@@ -152,23 +154,39 @@ def match_items(
     return total, exact, partial
 
 
+def unit_f1(pred: frozenset[Component], gold: frozenset[Component]) -> tuple[float, list]:
+    """Soft F1 of one unit: ``2·Σ similarity / (|P| + |G|)`` over the matched pairs (1 if both empty)."""
+    if pred == gold:
+        return 1.0, []
+    if not pred or not gold:
+        return 0.0, []
+    total, _, partial = match_items(pred, gold)
+    return min(2.0 * total / (len(pred) + len(gold)), 1.0), partial
+
+
 def group_diff(name: str, weight: float, pred: ClauseComponents, gold: ClauseComponents) -> ClauseDiff:
-    """The ClauseDiff of one weight group (see ``GROUPS``)."""
-    clauses = GROUPS[name]
+    """The ClauseDiff of one weight group: the mean unit F1 over units present in either query."""
+    units = GROUPS[name]
+    clauses = tuple(c for unit in units for c in unit)
     p, g = pred.of(*clauses), gold.of(*clauses)
     if p == g:  # also both empty: full credit
         return ClauseDiff(name, weight, gold.labels(*clauses), _EMPTY, _EMPTY, 1.0)
-    if not p or not g:
-        return ClauseDiff(name, weight, _EMPTY, gold.labels(*clauses), pred.labels(*clauses), 0.0)
-    total, exact, partial = match_items(p, g)
-    f1 = 2.0 * total / (len(p) + len(g))
+    f1s: list[float] = []
+    partial: list[tuple[Component, Component, float]] = []
+    for unit in units:
+        pu, gu = pred.of(*unit), gold.of(*unit)
+        if pu or gu:
+            f1, pairs = unit_f1(pu, gu)
+            f1s.append(f1)
+            partial.extend(pairs)
+    exact = p & g
     return ClauseDiff(
         name,
         weight,
         frozenset(c.label for c in exact),
         frozenset(c.label for c in g - exact),
         frozenset(c.label for c in p - exact),
-        min(f1, 1.0),
+        sum(f1s) / len(f1s),
         tuple(PartialMatch(a.label, b.label, sim) for a, b, sim in partial),
     )
 

@@ -69,8 +69,9 @@ class Clause(Enum):
 
 # Items shown without a clause prefix (their clause is obvious from the reward's clause group).
 _BARE = frozenset({Clause.SELECT, Clause.WHERE, Clause.TABLE, Clause.JOIN_ON, Clause.DISTINCT})
-# A table item earns partial credit only for the right table (e.g. LEFT JOIN t vs JOIN t).
-_ANCHORED = frozenset({Clause.TABLE})
+# These earn partial credit only when their first part is equal: the right table (LEFT JOIN t vs
+# JOIN t); a set operator is right or wrong (EXCEPT is not half an INTERSECT).
+_ANCHORED = frozenset({Clause.TABLE, Clause.SET_OP})
 
 
 class Component(NamedTuple):
@@ -94,11 +95,23 @@ class Component(NamedTuple):
 
 
 def similarity(a: Component, b: Component) -> float:
-    """1 for equal items, the fraction of equal ``parts`` for two items of one clause, else 0.
+    """How much of gold item ``b`` the prediction item ``a`` gets right, in [0, 1].
+
+    1 for equal items; 0 across clauses. Within a clause, with ``n`` parts of which ``k`` are equal:
+
+    * one part wrong (``k = n - 1``): ``(n + 1) / (n + 2)`` — 4/5 for a predicate with a wrong
+      column, operator or value, 3/4 for an ORDER BY key with the wrong direction, 2/3 for a
+      wrong LIMIT. A near miss keeps most of the credit, so it outscores a query that drops the
+      clause (which loses all of it);
+    * more parts wrong: ``k / (2n)``, so a junk predicate such as ``1 = 1`` earns nothing.
+
+    Items without parts (an OR group, EXISTS…) match only exactly.
 
     >>> p = Component(Clause.WHERE, "10 < t.x", ("t.x", ">", "10"))
     >>> similarity(p, p), similarity(p, Component(Clause.WHERE, "t.x < 10", ("t.x", "<", "10")))
-    (1.0, 0.6666666666666666)
+    (1.0, 0.8)
+    >>> similarity(p, Component(Clause.WHERE, "1 = 1", ("1", "=", "1")))
+    0.0
     >>> similarity(p, Component(Clause.HAVING, "10 < t.x", ("t.x", ">", "10")))
     0.0
     """
@@ -107,11 +120,15 @@ def similarity(a: Component, b: Component) -> float:
     if a.key == b.key:
         return 1.0
     pa, pb = a.parts, b.parts
-    if len(pa) != len(pb) or len(pa) < 2:
+    n = len(pa)
+    if n != len(pb) or n == 0:
         return 0.0
     if a.clause in _ANCHORED and pa[0] != pb[0]:
         return 0.0
-    return sum(x == y for x, y in zip(pa, pb, strict=True)) / len(pa)
+    k = sum(x == y for x, y in zip(pa, pb, strict=True))
+    if k == n - 1:
+        return (n + 1) / (n + 2)
+    return k / (2 * n)
 
 
 @dataclass(frozen=True)
@@ -565,7 +582,7 @@ class _Canon:
             if group is not None:
                 for g in group.expressions:
                     key = self.key_text(g, aliases)
-                    items.add(Component(Clause.GROUP_BY, key, ("group by", key)))
+                    items.add(Component(Clause.GROUP_BY, key, _column_parts(key)))
             having = node.args.get("having")
             if having is not None:
                 items.update(self.predicate(p, Clause.HAVING) for p in _flatten(having.this, exp.And))
@@ -729,7 +746,7 @@ class _Canon:
             offset = node.args.get("offset")
             if offset is not None:
                 text += " offset " + self.r(offset.expression or offset.this)
-            items.add(Component(Clause.LIMIT, text, ("limit", text)))
+            items.add(Component(Clause.LIMIT, text, (text,)))
         return items
 
     # ------------------------------------------------------------------------------ predicates
@@ -790,7 +807,7 @@ class _Canon:
                 negate = not negate
         else:
             key = self.r(p)
-            return Component(clause, key, (key,))
+            return Component(clause, key, ())  # OR groups, EXISTS…: exact matches only
         if negate:
             key = "not " + key
             op = "is not" if op == "is" else "not " + op
@@ -976,24 +993,35 @@ class _Canon:
 
 
 _AGGREGATE = re.compile(r"(avg|count|group_concat|max|min|sum|total)\((.*)\)", re.S)
-_COLUMN = re.compile(r"(?:([^\s.()]+)\.)?([^\s.()']+)")
+_COLUMN = re.compile(r"(?:([^\s.()']+)\.)?([^\s.()']+)")
 
 
-def _select_parts(key: str) -> tuple[str, str]:
-    """(aggregate, argument) for an aggregate, (table, column) for a column, else ("", text).
+def _select_parts(key: str) -> tuple[str, ...]:
+    """(aggregate, table, column) of a SELECT item; ``()`` for other expressions (exact only).
 
-    So ``max(t.a)`` vs ``min(t.a)``, and ``t.a`` vs ``t.b`` or ``u.a``, share one part of two.
+    So ``max(t.a)`` vs ``min(t.a)``, ``t.a`` vs ``t.b`` or ``u.a``, have one wrong part of three.
 
-    >>> _select_parts("count(distinct t.a)"), _select_parts("t#2.a"), _select_parts("t.a + 1")
-    (('count', 'distinct t.a'), ('t#2', 'a'), ('', 't.a + 1'))
+    >>> _select_parts("count(distinct t.a)"), _select_parts("t#2.a"), _select_parts("count(*)")
+    (('count distinct', 't', 'a'), ('', 't#2', 'a'), ('count', '', '*'))
+    >>> _select_parts("t.a + 1")
+    ()
     """
+    func = ""
     m = _AGGREGATE.fullmatch(key)
     if m is not None:
-        return m.group(1), m.group(2)
+        func, key = m.group(1), m.group(2)
+        if key.startswith("distinct "):
+            func, key = func + " distinct", key[len("distinct ") :]
     m = _COLUMN.fullmatch(key)
-    if m is not None:
-        return m.group(1) or "", m.group(2)
-    return "", key
+    if m is None:
+        return (func, "", key) if func else ()
+    return func, m.group(1) or "", m.group(2)
+
+
+def _column_parts(key: str) -> tuple[str, ...]:
+    """(table, column) of a column key (GROUP BY), else the key itself."""
+    m = _COLUMN.fullmatch(key)
+    return (m.group(1) or "", m.group(2)) if m is not None else (key,)
 
 
 def _rank(node: exp.Expression) -> int:
