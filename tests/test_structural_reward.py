@@ -535,3 +535,43 @@ def test_near_miss_outscores_a_trivial_query_that_drops_a_clause(weights):
             assert ns > ts, f"near miss {nq} ({ns}) <= trivial {tq} ({ts}) for gold {gold}"
             checked += 1
     assert checked > 500
+
+
+_SUPER = "SELECT name FROM employees ORDER BY salary DESC LIMIT 1"
+_HAVING = "SELECT department, count(*) FROM employees GROUP BY department HAVING count(*) > 2"
+_JOIN = "SELECT T1.name FROM employees AS T1 JOIN dept AS T2 ON T1.department = T2.id WHERE T2.budget > 5"
+_FLAT = "SELECT name FROM employees WHERE salary > 10"
+
+
+@pytest.mark.parametrize(
+    ("gold", "pred", "total"),
+    [
+        (ISSUE_GOLD, ISSUE_PRED, 0.8),
+        (_FLAT, "SELECT name FROM employees WHERE salary > 20", 0.74),
+        (_FLAT, "SELECT name FROM employees", 0.5),
+        (_FLAT, "WITH c AS (SELECT name, salary FROM employees) SELECT name FROM c WHERE salary > 10", 0.8),
+        (_SUPER, "SELECT name FROM employees ORDER BY salary ASC LIMIT 1", 0.775),
+        (_SUPER, "SELECT name FROM employees", 0.6),
+        (
+            "SELECT name FROM a EXCEPT SELECT name FROM b",
+            "SELECT name FROM a INTERSECT SELECT name FROM b",
+            0.65,
+        ),
+        (_HAVING, _HAVING.replace("> 2", "> 3"), 0.77),
+        (_HAVING, "SELECT department, count(*) FROM employees", 0.5),
+        (
+            "SELECT count(DISTINCT department) FROM employees",
+            "SELECT count(*) FROM (SELECT DISTINCT department FROM employees WHERE department IS NOT NULL)",
+            0.8,
+        ),
+        (
+            _JOIN,
+            "SELECT employees.name FROM employees, dept WHERE employees.department = dept.id AND dept.budget > 5",
+            0.8,
+        ),
+        (_JOIN, _JOIN.replace("T1.department = T2.id", "T1.id = T2.id"), 0.78),
+        (_JOIN, "SELECT name FROM employees", 0.3 + 0.2 / 3),
+    ],
+)
+def test_worked_examples_of_docs_rewards_md(reward, gold, pred, total):
+    assert reward.compute(pred, gold) == pytest.approx(total)

@@ -717,7 +717,6 @@ class _Canon:
         key = self.r(inner)
         return [(Component(Clause.SELECT, key, _select_parts(key)), e.alias_or_name.lower())]
 
-
     def key_text(self, node: exp.Expression, aliases: dict[str, str]) -> str:
         """An ORDER BY / GROUP BY key: ``2`` names the second SELECT item."""
         if type(node) is exp.Literal and not node.is_string and node.this.isdigit():
