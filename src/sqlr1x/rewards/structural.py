@@ -10,14 +10,14 @@ flat form do not matter. The items are grouped onto the seed's three weights:
 * ``where_weight``: WHERE predicates, GROUP BY keys, HAVING predicates — which rows and groups;
 * ``join_weight``: FROM / JOIN tables and join conditions — where the rows come from.
 
-Per group, prediction items are matched one-to-one with gold items (exact matches first, then the
-most similar remaining pairs); a pair scores :func:`~sqlr1x.sql.canonical.similarity` — 1 when
-equal, the fraction of equal parts otherwise (a predicate's column, operator and value; an ORDER
-BY key's expression and direction; …). Then
+Inside a group each clause is a unit (see ``GROUPS``); the group's F1 is the mean F1 of the units
+present in either query (1 when none is). Per unit, prediction items are matched one-to-one with
+gold items (exact matches first, then the most similar remaining pairs); a pair scores
+:func:`~sqlr1x.sql.canonical.similarity` — 1 when equal, most of it with one part wrong (a
+predicate's column, operator or value; an ORDER BY key's direction; …). Then
 
-* a group absent from both queries → full credit (F1 = 1);
-* present on one side only → 0;
-* otherwise F1 = 2·Σ similarity / (|P| + |G|).
+* a unit on one side only → 0 (dropping a clause the gold has costs the whole unit);
+* otherwise unit F1 = 2·Σ similarity / (|P| + |G|).
 
 The reward is ``Σ weight_group × F1_group``; identical queries score exactly
 ``select_weight + where_weight + join_weight``; an unparseable prediction (or gold) scores 0.
@@ -34,7 +34,7 @@ Example::
     >>> gold = "SELECT name FROM t WHERE age > 30"
     >>> near, trivial = "SELECT name FROM t WHERE age > 40", "SELECT name FROM t"
     >>> round(r.compute(near, gold), 3), round(r.compute(trivial, gold), 3)
-    (0.7, 0.5)
+    (0.74, 0.5)
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def match_items(
     >>> b = Component(Clause.WHERE, "t.x = 2", ("t.x", "=", "2"))
     >>> total, exact, partial = match_items([a], [b])
     >>> round(total, 3), len(exact), [(p.key, g.key) for p, g, _ in partial]
-    (0.667, 0, [('t.x = 1', 't.x = 2')])
+    (0.8, 0, [('t.x = 1', 't.x = 2')])
     """
     p, g = set(pred), set(gold)
     exact = frozenset(p & g)

@@ -17,7 +17,7 @@ True
 >>> p = next(iter(clause_components("SELECT name FROM employees WHERE salary > 20").of(Clause.WHERE)))
 >>> q = next(iter(flat.of(Clause.WHERE)))
 >>> p.parts, round(similarity(p, q), 3)  # same column and operator, another value
-(('employees.salary', '>', '20'), 0.667)
+(('employees.salary', '>', '20'), 0.8)
 """
 
 from __future__ import annotations
@@ -592,8 +592,9 @@ class _Canon:
             self.frames.pop()
         # ``SELECT * FROM t`` read as a derived table: its columns are t's.
         star_table = ""
-        if outputs is None and len(frame.sources) == 1 and frame.sources[0].table:
-            star_table = frame.sources[0].instance
+        if outputs is None and len(frame.sources) == 1:
+            only = frame.sources[0]
+            star_table = only.instance if only.table else only.star_table
         return _Query(items, outputs, star_table)
 
     def count_distinct(self, node: exp.Select) -> _Query | None:
@@ -631,7 +632,7 @@ class _Canon:
             and c.parts != (x, "is not", "null")
         }
         key = f"count(distinct {x})"
-        items.add(Component(Clause.SELECT, key, ("count", f"distinct {x}")))
+        items.add(Component(Clause.SELECT, key, _select_parts(key)))
         return _Query(items, {node.expressions[0].alias_or_name.lower(): key})
 
     def frame(self, node: exp.Select, items: set[Component]) -> _Frame:
