@@ -59,6 +59,7 @@ GROUPS: dict[str, tuple[tuple[Clause, ...], ...]] = {
     "where": ((Clause.WHERE,), (Clause.GROUP_BY,), (Clause.HAVING,)),
     "join": ((Clause.TABLE,), (Clause.JOIN_ON,)),
 }
+_GROUP_CLAUSES = {name: tuple(c for unit in units for c in unit) for name, units in GROUPS.items()}
 # "SELEC x" parses (as an aliased column) but is no query: it is scored as unparseable.
 _QUERY_TYPES = (exp.Query, exp.Insert, exp.Update, exp.Delete)
 
@@ -166,14 +167,13 @@ def unit_f1(pred: frozenset[Component], gold: frozenset[Component]) -> tuple[flo
 
 def group_diff(name: str, weight: float, pred: ClauseComponents, gold: ClauseComponents) -> ClauseDiff:
     """The ClauseDiff of one weight group: the mean unit F1 over units present in either query."""
-    units = GROUPS[name]
-    clauses = tuple(c for unit in units for c in unit)
+    clauses = _GROUP_CLAUSES[name]
     p, g = pred.of(*clauses), gold.of(*clauses)
     if p == g:  # also both empty: full credit
         return ClauseDiff(name, weight, gold.labels(*clauses), _EMPTY, _EMPTY, 1.0)
     f1s: list[float] = []
     partial: list[tuple[Component, Component, float]] = []
-    for unit in units:
+    for unit in GROUPS[name]:
         pu, gu = pred.of(*unit), gold.of(*unit)
         if pu or gu:
             f1, pairs = unit_f1(pu, gu)

@@ -382,7 +382,9 @@ def _compute(parsed: ParsedSQL, owners: _Owners | None) -> ClauseComponents | No
     canon = _Canon(parsed, owners)
     try:
         items = canon.statement(parsed.expression)
-    except RecursionError:
+    except (RecursionError, AttributeError, TypeError, ValueError, KeyError, IndexError):
+        # Rewards never raise into a trainer: an AST shape this code does not expect (none known;
+        # tests/test_analysis.py fuzzes it) reads as unparseable.
         return None
     return ClauseComponents(frozenset(items), frozenset(canon.refs), frozenset(canon.unresolved))
 
@@ -534,8 +536,10 @@ class _Canon:
         self.frames.append(frame)
         try:
             # Step 2: SELECT items, aliases dropped, ``*`` over derived sources expanded.
+            args = node.args
+            keyed = args.get("group") is not None or args.get("order") is not None
             outputs: dict[str, str] | None = {}
-            aliases: dict[str, str] = {}
+            aliases: dict[str, str] = {}  # for ORDER BY / GROUP BY: alias and "#2" → item key
             for i, e in enumerate(node.expressions):
                 for component, name in self.select_items(e, frame):
                     items.add(component)
@@ -544,9 +548,10 @@ class _Canon:
                             outputs = None
                         else:
                             outputs.setdefault(name, component.key)
-                    if isinstance(e, exp.Alias):
-                        aliases[e.alias.lower()] = component.key
-                    aliases.setdefault(f"#{i + 1}", component.key)  # ORDER BY 2 / GROUP BY 2
+                    if keyed:
+                        if type(e) is exp.Alias:
+                            aliases[e.alias.lower()] = component.key
+                        aliases.setdefault(f"#{i + 1}", component.key)
             if node.args.get("distinct"):
                 items.add(Component(Clause.DISTINCT, "distinct", ("distinct",)))
             # Step 3: predicates. An inner join's ON conjuncts and the WHERE conjuncts are one pool
