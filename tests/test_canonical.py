@@ -139,7 +139,11 @@ def test_self_join_instances_and_outer_joins():
 
 def test_set_operations_keep_their_operator_and_order():
     c = clause_components("SELECT a FROM t WHERE x = 1 EXCEPT SELECT a FROM u ORDER BY a LIMIT 2")
-    assert c.set_ops == {"except"} and c.select == {"t.a", "u.a"}
+    assert c.set_ops == {"except"} and c.select == {"t.a", "except u.a"}
+    assert c.joins == {"t", "except u"} and c.where == {"1 = t.x"}
+    # the subtracted arm is marked: swapping the arms of EXCEPT changes the components
+    swapped = clause_components("SELECT a FROM u EXCEPT SELECT a FROM t WHERE x = 1 ORDER BY a LIMIT 2")
+    assert swapped != c
     assert c.order_by == {"t.a asc"} and c.limit == {"2"}
     assert clause_components("SELECT a FROM t UNION ALL SELECT a FROM u").set_ops == {"union all"}
     assert clause_components("SELECT a FROM t INTERSECT SELECT a FROM u").set_ops == {"intersect"}

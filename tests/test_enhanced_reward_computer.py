@@ -47,8 +47,9 @@ def test_seed_usage_verbatim(employees_schema):
     )
     assert result.baseline_total == 0.0
     assert result.schema == -0.5
-    # WHERE absent on both sides: 0.3; SELECT customers.name vs employees.name: half of 0.3; JOIN differs
-    assert result.structural == pytest.approx(0.3 + 0.15)
+    # WHERE absent on both sides: 0.3; SELECT customers.name vs employees.name: one wrong part of
+    # (aggregate, table, column), 4/5 of 0.3; JOIN (another table) differs
+    assert result.structural == pytest.approx(0.3 + 0.3 * 0.8)
     assert result.syntax == 0.2
     assert result.total == result.baseline_total + result.schema + result.structural + result.syntax
 

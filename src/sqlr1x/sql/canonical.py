@@ -126,7 +126,7 @@ def similarity(a: Component, b: Component) -> float:
     if a.clause in _ANCHORED and pa[0] != pb[0]:
         return 0.0
     k = sum(x == y for x, y in zip(pa, pb, strict=True))
-    if k == n - 1:
+    if k >= n - 1:  # (k == n: equal parts, another key — e.g. the same item in the other EXCEPT arm)
         return (n + 1) / (n + 2)
     return k / (2 * n)
 
@@ -518,7 +518,14 @@ class _Canon:
         left = self.query(node.this)
         right = self.query(node.expression)
         kind = node.key + ("" if node.args.get("distinct", True) else " all")
-        items = left.items | right.items | {Component(Clause.SET_OP, kind, (kind,))}
+        right_items = right.items
+        if isinstance(node, exp.Except):
+            # A EXCEPT B is not B EXCEPT A: the subtracted arm's items are marked as such.
+            right_items = {
+                c if c.clause is Clause.SET_OP else Component(c.clause, "except " + c.key, c.parts)
+                for c in right_items
+            }
+        items = left.items | right_items | {Component(Clause.SET_OP, kind, (kind,))}
         # ORDER BY / LIMIT of a compound query name the output columns of its first arm.
         frame = _Frame({}, [_Source("", "", left.outputs, left.star_table)])
         self.frames.append(frame)
