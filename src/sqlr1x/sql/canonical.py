@@ -452,7 +452,27 @@ class _Query:
 
 
 class _Canon:
-    """Builds the components of one statement, resolving aliases through a stack of SELECT frames."""
+    """Builds the components of one statement, resolving aliases through a stack of SELECT frames.
+
+    The algorithm, for one SELECT (``select``), bottom-up:
+
+    1. Sources. Each FROM/JOIN item becomes a ``_Source`` in a new frame: a real table is a TABLE
+       item named by the table (``t#2`` for its second instance, so self-join aliases stay apart);
+       a derived table or CTE body is canonicalised first, in a fresh frame stack (it cannot see
+       the query it feeds), once per body (``derived``), and its items except its SELECT list join
+       this query's; it then answers column look-ups with the expressions it outputs (inlining).
+    2. SELECT items. Each item is rendered with ``r``: a column becomes ``table.column`` through the
+       frames (``column``): a qualifier names an alias of this or an enclosing frame; an
+       unqualified name belongs to the only source, or to the one source that offers it (schema or
+       inferred owners), else it stays bare and is recorded in ``unresolved``.
+    3. Predicates. WHERE conjuncts and inner-join ON conjuncts form one pool; each becomes an item
+       with (column, operator, value) parts read from the column side (``predicate``); a
+       column = column equality across two sources is a join condition.
+    4. GROUP BY keys and HAVING predicates; 5. ORDER BY keys with direction, LIMIT / OFFSET.
+
+    A set operation merges its arms' items and adds its operator; a subquery inside an expression
+    is rendered as the sorted labels of its own items (``subquery``).
+    """
 
     def __init__(self, parsed: ParsedSQL, owners: _Owners | None) -> None:
         self.parsed = parsed
