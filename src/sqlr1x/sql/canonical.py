@@ -635,11 +635,17 @@ class _Canon:
         Both count the distinct non-NULL values of ``x`` (Spider's evaluator accepts one for the
         other); without the IS NOT NULL the derived form also counts one NULL.
         """
-        if len(node.expressions) != 1 or any(node.args.get(k) for k in ("joins", "where", "group", "having")):
+        expressions = node.expressions
+        if len(expressions) != 1:
             return None
-        count = node.expressions[0].unalias()
-        from_ = node.args.get("from_")
-        if not (type(count) is exp.Count and isinstance(count.this, exp.Star)) or from_ is None:
+        count = expressions[0]
+        if type(count) is exp.Alias:
+            count = count.this
+        if type(count) is not exp.Count or type(count.this) is not exp.Star:
+            return None
+        args = node.args
+        from_ = args.get("from_")
+        if from_ is None or args.get("joins") or args.get("where") or args.get("group") or args.get("having"):
             return None
         source = from_.this
         body = self.cte(source) if isinstance(source, exp.Table) else source
@@ -728,11 +734,12 @@ class _Canon:
 
     def select_items(self, e: exp.Expression, frame: _Frame) -> list[tuple[Component, str | None]]:
         """The SELECT items of one expression, with the output name each exposes (None: unknown)."""
-        inner = e.this if isinstance(e, exp.Alias) else e
-        star = isinstance(inner, exp.Star) or (
-            isinstance(inner, exp.Column) and isinstance(inner.this, exp.Star)
-        )
-        if star:
+        inner = e.this if type(e) is exp.Alias else e
+        kind = type(inner)
+        if kind is exp.Column and type(inner.this) is exp.Identifier:  # the common case, fast
+            key = self.column(inner)
+            return [(Component(Clause.SELECT, key, _select_parts(key)), e.alias_or_name.lower())]
+        if kind is exp.Star or (kind is exp.Column and type(inner.this) is exp.Star):
             qualifier = inner.args.get("table") if isinstance(inner, exp.Column) else None
             if qualifier is not None and qualifier.name:
                 src = frame.by_alias.get(qualifier.name.lower())
@@ -1028,6 +1035,7 @@ _AGGREGATE = re.compile(r"(avg|count|group_concat|max|min|sum|total)\((.*)\)", r
 _COLUMN = re.compile(r"(?:([^\s.()']+)\.)?([^\s.()']+)")
 
 
+@lru_cache(maxsize=8192)
 def _select_parts(key: str) -> tuple[str, ...]:
     """(aggregate, table, column) of a SELECT item; ``()`` for other expressions (exact only).
 
@@ -1050,6 +1058,7 @@ def _select_parts(key: str) -> tuple[str, ...]:
     return func, m.group(1) or "", m.group(2)
 
 
+@lru_cache(maxsize=8192)
 def _column_parts(key: str) -> tuple[str, ...]:
     """(table, column) of a column key (GROUP BY), else the key itself."""
     m = _COLUMN.fullmatch(key)
