@@ -424,7 +424,7 @@ _OUTER_SIDES = frozenset({"left", "right", "full"})
 _MAX_TEXT = 2000  # a longer rendered expression / CTE body is referenced by a digest
 
 
-@dataclass
+@dataclass(slots=True)
 class _Source:
     """A FROM/JOIN item as the columns of its SELECT see it."""
 
@@ -434,7 +434,7 @@ class _Source:
     star_table: str = ""  # derived ``SELECT * FROM t``: columns read through it are ``t``'s
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     """The sources of one SELECT, by lower-cased alias (or table name) and in FROM order."""
 
@@ -442,7 +442,7 @@ class _Frame:
     sources: list[_Source]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Query:
     """What a (sub)query contributes: its items, and its output columns for whoever reads it."""
 
