@@ -108,6 +108,10 @@ def test_select_item_parts():
         ),
         ("SELECT * FROM (SELECT a, b FROM t)", "SELECT a, b FROM t"),
         ("SELECT count(*) FROM (SELECT DISTINCT a FROM t)", "SELECT count(DISTINCT a) FROM t"),
+        (
+            "SELECT count(*) FROM (SELECT a FROM t WHERE b = 1 GROUP BY a)",
+            "SELECT count(DISTINCT a) FROM t WHERE b = 1",
+        ),
         ("SELECT a FROM t, u WHERE t.k = u.k", "SELECT a FROM t JOIN u ON u.k = t.k"),
         ("SELECT a FROM t JOIN u USING (k)", "SELECT a FROM t JOIN u ON t.k = u.k"),
         ("SELECT a, b AS n FROM t ORDER BY n DESC", "SELECT a, b FROM t ORDER BY b DESC"),
@@ -117,6 +121,12 @@ def test_select_item_parts():
 )
 def test_rewrites_read_as_the_flat_form(a, b):
     assert clause_components(a) == clause_components(b)
+
+
+def test_count_over_a_grouped_derived_table_needs_the_same_key():
+    grouped_by_other = clause_components("SELECT count(*) FROM (SELECT a FROM t GROUP BY b)")
+    assert grouped_by_other != clause_components("SELECT count(DISTINCT a) FROM t")
+    assert grouped_by_other.group_by == {"t.b"}
 
 
 def test_derived_and_cte_sources_inline_their_expressions():

@@ -450,6 +450,9 @@ class _Query:
     outputs: dict[str, str] | None
     star_table: str = ""
 
+    def of_clause(self, clause: Clause) -> set[str]:
+        return {c.key for c in self.items if c.clause is clause}
+
 
 class _Canon:
     """Builds the components of one statement, resolving aliases through a stack of SELECT frames.
@@ -633,7 +636,8 @@ class _Canon:
         """``SELECT COUNT(*) FROM (SELECT DISTINCT x … [AND x IS NOT NULL])`` as ``COUNT(DISTINCT x)``.
 
         Both count the distinct non-NULL values of ``x`` (Spider's evaluator accepts one for the
-        other); without the IS NOT NULL the derived form also counts one NULL.
+        other); without the IS NOT NULL the derived form also counts one NULL. ``SELECT x … GROUP
+        BY x`` inside reads like ``SELECT DISTINCT x``.
         """
         expressions = node.expressions
         if len(expressions) != 1:
@@ -653,20 +657,24 @@ class _Canon:
             body = body.this
         if (
             not isinstance(body, exp.Select)
-            or not body.args.get("distinct")
             or len(body.expressions) != 1
             or isinstance(body.expressions[0].unalias(), exp.Star)
-            or any(body.args.get(k) for k in ("group", "having", "limit", "offset"))
+            or any(body.args.get(k) for k in ("having", "limit", "offset"))
         ):
+            return None
+        group = body.args.get("group")
+        if not body.args.get("distinct") and (group is None or len(group.expressions) != 1):
             return None
         inner = self.derived(body)
         if not inner.outputs:
             return None
         x = next(iter(inner.outputs.values()))
+        if group is not None and inner.of_clause(Clause.GROUP_BY) != {x}:
+            return None  # grouped by something else than what it selects
         items = {
             c
             for c in inner.items
-            if c.clause not in (Clause.SELECT, Clause.DISTINCT, Clause.ORDER_BY)
+            if c.clause not in (Clause.SELECT, Clause.DISTINCT, Clause.ORDER_BY, Clause.GROUP_BY)
             and c.parts != (x, "is not", "null")
         }
         key = f"count(distinct {x})"
