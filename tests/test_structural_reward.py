@@ -377,6 +377,10 @@ def test_self_join_aliases_stay_distinct(reward):
         "SELECT x.name FROM employees AS x JOIN employees AS y ON x.department_id = y.id WHERE y.name = 'X'"
     )
     assert reward.compute(renamed, gold) == FULL
+    swapped = (
+        "SELECT y.name FROM employees AS x JOIN employees AS y ON y.department_id = x.id WHERE x.name = 'X'"
+    )
+    assert reward.compute(swapped, gold) == FULL  # the instances are known by their role, not their order
     other_side = (
         "SELECT a.name FROM employees AS a JOIN employees AS b ON a.department_id = b.id WHERE a.name = 'X'"
     )

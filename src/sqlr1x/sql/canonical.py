@@ -684,17 +684,17 @@ class _Canon:
     def frame(self, node: exp.Select, items: set[Component]) -> _Frame:
         by_alias: dict[str, _Source] = {}
         sources: list[_Source] = []
-        seen: dict[str, int] = {}
         from_ = node.args.get("from_")
         pairs = [(from_.this, "")] if from_ is not None else []
         pairs += [(j.this, (j.side or "").lower()) for j in node.args.get("joins") or []]
-        for source, side in pairs:
+        numbers = self.instance_numbers(node, pairs) if len(pairs) > 1 else {}
+        for i, (source, side) in enumerate(pairs):
             prefix = f"{side} join " if side in _OUTER_SIDES else ""
             body = self.cte(source) if isinstance(source, exp.Table) else None
             if isinstance(source, exp.Table) and body is None and isinstance(source.this, exp.Identifier):
                 table = source.name.lower()
-                seen[table] = seen.get(table, 0) + 1
-                instance = table if seen[table] == 1 else f"{table}#{seen[table]}"
+                n = numbers.get(i, 1)
+                instance = table if n == 1 else f"{table}#{n}"
                 items.add(Component(Clause.TABLE, prefix + instance, (instance, side)))
                 src = _Source(instance, table)
             elif body is not None or isinstance(source, exp.Subquery):
@@ -712,6 +712,36 @@ class _Canon:
             by_alias[alias.lower()] = src
             sources.append(src)
         return _Frame(by_alias, sources)
+
+    def instance_numbers(self, node: exp.Select, pairs: list[tuple[exp.Expression, str]]) -> dict[int, int]:
+        """Number the instances of a table that a SELECT reads more than once (self-joins).
+
+        An instance is known by what is read through its alias — which clause, which column —
+        not by the alias or the FROM order, so ``emp a JOIN emp b`` and ``emp b JOIN emp a`` give
+        the same instance the same number. Returns FROM position → number (1, 2, …).
+        """
+        by_table: dict[str, list[int]] = {}
+        for i, (source, _) in enumerate(pairs):
+            if (
+                isinstance(source, exp.Table)
+                and isinstance(source.this, exp.Identifier)
+                and self.cte(source) is None
+            ):
+                by_table.setdefault(source.name.lower(), []).append(i)
+        repeated = [positions for positions in by_table.values() if len(positions) > 1]
+        if not repeated:
+            return {}
+        position = {pairs[i][0].alias_or_name.lower(): i for positions in repeated for i in positions}
+        signature: dict[int, list[str]] = {i: [] for i in position.values()}
+        for column in node.find_all(exp.Column):
+            i = position.get(column.table.lower()) if column.table else None
+            if i is not None:
+                signature[i].append(_arg_key_under(column, node) + ":" + column.name.lower())
+        out: dict[int, int] = {}
+        for positions in repeated:
+            ranked = sorted(positions, key=lambda i: (sorted(signature[i]), i))
+            out.update({i: n for n, i in enumerate(ranked, 1)})
+        return out
 
     def source_of(self, node: exp.Expression, frame: _Frame) -> _Source | None:
         alias = node.alias_or_name if isinstance(node, exp.Table) else node.alias
@@ -1100,6 +1130,13 @@ def _is_join_equality(p: exp.Expression, component: Component) -> bool:
     qa, _, _ = a.rpartition(".")
     qb, _, _ = b.rpartition(".")
     return bool(qa) and bool(qb) and qa != qb
+
+
+def _arg_key_under(node: exp.Expression, ancestor: exp.Expression) -> str:
+    """The argument of ``ancestor`` that holds ``node`` (``expressions``, ``where``, ``joins``…)."""
+    while node.parent is not None and node.parent is not ancestor:
+        node = node.parent
+    return node.arg_key or ""
 
 
 def _flatten(node: exp.Expression, kind: type) -> list[exp.Expression]:
