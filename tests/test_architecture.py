@@ -112,7 +112,9 @@ def test_layers_import_only_what_the_data_flow_allows():
         src = _layer(module)
         if src in TOP:
             continue
-        assert src in ALLOWED, f"{module}: layer {src!r} is not in the layer table; add it to ALLOWED and docs"
+        assert src in ALLOWED, (
+            f"{module}: layer {src!r} is not in the layer table; add it to ALLOWED and docs"
+        )
         for target, line in edges.items():
             dst = _layer(target)
             if dst == src or dst in ALLOWED[src]:

@@ -48,10 +48,12 @@ def test_seed_usage_verbatim(employees_schema):
     )
     assert result.baseline_total == 0.0
     assert result.hallucinations == [("table", "customers")]
+    # WHERE absent on both sides: 0.3; SELECT customers.name vs employees.name: one wrong part of
+    # (aggregate, table, column), 4/5 of 0.3; JOIN (another table) differs
+    assert result.structural == pytest.approx(0.3 + 0.3 * 0.8)
     # SchemaAwareReward's -0.5, bounded by 3/4 of syntax + structural (R5: see docs/rewards.md)
-    assert result.schema == pytest.approx(bounded_schema_penalty(-0.5, 1, 0.2 + 0.3))
-    assert -0.75 * (0.2 + 0.3) < result.schema < 0
-    assert result.structural == pytest.approx(0.3)  # WHERE absent on both sides; SELECT and JOIN differ
+    assert result.schema == pytest.approx(bounded_schema_penalty(-0.5, 1, 0.2 + result.structural))
+    assert -0.75 * (0.2 + result.structural) < result.schema < 0
     assert result.syntax == 0.2
     assert result.total == result.baseline_total + result.schema + result.structural + result.syntax
 

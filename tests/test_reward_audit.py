@@ -17,9 +17,6 @@ from sqlr1x.rewards.computer import EnhancedRewardComputer
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "reward_audit" / "cases.jsonl"
 DB_ROOT = ROOT / "src" / "sqlr1x" / "data" / "demo" / "databases"
-# Rules that depend on the structural reward, rewritten on branch reward-struct (issue 10 item 2).
-# strict: once the structural rewrite lands these pass, and the marker must go.
-STRUCTURAL_RULES = {"R2", "R6"}
 
 
 @pytest.fixture(scope="module", params=[None, "configs/train_24gb.yaml"], ids=["default", "train_24gb"])
@@ -37,20 +34,7 @@ def _violations(report, rule):
     return [f"{v.case}: {v.better} vs {v.worse} ({v.detail})" for v in report.violations if v.rule == rule]
 
 
-@pytest.mark.parametrize(
-    "rule",
-    [
-        pytest.param(
-            r,
-            marks=pytest.mark.xfail(
-                strict=True, reason="needs the structural rewrite (branch reward-struct, issue 10 item 2)"
-            ),
-        )
-        if r in STRUCTURAL_RULES
-        else r
-        for r in RULES
-    ],
-)
+@pytest.mark.parametrize("rule", list(RULES))
 def test_audit_rule_holds(report, rule):
     assert report.checks[rule] > 0
     assert _violations(report, rule) == []
@@ -69,7 +53,11 @@ def test_cases_cover_at_least_40_golds_with_every_kind():
     assert len({c.db_id for c in cases}) == 5
     for case in cases:
         kinds = Counter(c.kind for c in case.completions)
-        assert set(kinds) == set(KINDS), case.id
+        # every kind in every case; a rewrite may be `reshaped` (another shape) instead of `equivalent`
+        assert set(kinds) | {"equivalent", "reshaped"} == set(KINDS), case.id
+        assert kinds["equivalent"] + kinds["reshaped"] >= 1, case.id
+    assert sum(c.kind == "reshaped" for case in cases for c in case.completions) == 3
+    for case in cases:
         for c in case.completions:
             if c.kind != "no_answer":
                 assert c.completion.startswith("<think>") and "```sql\n" in c.completion

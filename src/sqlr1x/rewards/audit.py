@@ -4,7 +4,7 @@ GRPO exploits whatever the reward pays for, so the reward is judged by the order
 (docs/rewards.md#reward-semantics-and-the-audit). A case is one gold query on one database with completions
 of known kinds; each rule is a set of pairwise checks on their total rewards:
 
-* **R1** every ``correct``/``equivalent`` completion > every other completion;
+* **R1** every ``correct``/``equivalent``/``reshaped`` completion > every other completion;
 * **R2** every ``near_miss`` (one value, operator or column wrong, the gold's clauses kept) >
   every ``trivial`` query (a clause of the gold dropped);
 * **R3** a ``quoted_unknown`` completion (an unknown name double-quoted) <= its ``base`` (the
@@ -12,7 +12,10 @@ of known kinds; each rule is a set of pairwise checks on their total rewards:
 * **R4** an ``unknown_table`` completion (an unknown table added) <= its ``base``;
 * **R5** every ``broken``/``no_answer`` completion <= every parseable attempt (all other kinds but
   ``quoted_unknown``), however many unknown names it has;
-* **R6** every ``equivalent`` rewrite within ``0.5`` of the plain ``correct`` form.
+* **R6** every ``equivalent`` rewrite within ``0.5`` of the plain ``correct`` form. A ``reshaped``
+  rewrite (a set operation for a predicate or back: ``NOT IN`` / ``EXCEPT``, ``OR`` / ``UNION``) is
+  correct for R1 but not held to R6: the structural term compares clause shapes and gives such a
+  rewrite partial credit (a known limit, docs/rewards.md).
 
 Cases are JSON lines: ``{"id", "db_id", "gold", "completions": [{"id", "kind", "completion", "sql"?,
 "base"?}]}`` with ``db_id`` a folder of ``db_root`` holding ``<db_id>.sqlite``; the shipped cases
@@ -52,6 +55,7 @@ __all__ = ["KINDS", "RULES", "AuditCase", "AuditReport", "Violation", "load_case
 KINDS = (
     "correct",
     "equivalent",
+    "reshaped",
     "near_miss",
     "trivial",
     "hallucinated",
@@ -69,7 +73,7 @@ RULES = {
     "R6": "equivalent rewrite within 0.5 of the plain correct query",
 }
 R6_TOLERANCE = 0.5
-_CORRECT = ("correct", "equivalent")
+_CORRECT = ("correct", "equivalent", "reshaped")
 _FAILED = ("broken", "no_answer")
 
 

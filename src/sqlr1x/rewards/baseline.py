@@ -284,7 +284,10 @@ class SQLR1Baseline:
                 )
             if kind == "deadline":  # the batch ran out of time before this query: not its fault
                 return _breakdown(
-                    "deadline", f"batch deadline reached before the prediction ran: {error}", fmt=FORMAT_REWARD, sql=sql
+                    "deadline",
+                    f"batch deadline reached before the prediction ran: {error}",
+                    fmt=FORMAT_REWARD,
+                    sql=sql,
                 )
             status = "pred_timeout" if kind == "timeout" else "pred_error"
             return _breakdown(

@@ -35,7 +35,7 @@ Example::
     >>> r = computer.compute_reward("SELECT name FROM customers", "SELECT name FROM employees",
     ...     schema={'tables': {'employees': {'columns': ['id', 'name', 'salary', 'department']}}})
     >>> r.baseline_total, r.syntax, r.hallucinations, round(r.schema, 3)   # bounded: -0.5 raw
-    (1.0, 0.2, [Hallucination(kind='table', name='customers')], -0.214)
+    (1.0, 0.2, [Hallucination(kind='table', name='customers')], -0.263)
 """
 
 from __future__ import annotations

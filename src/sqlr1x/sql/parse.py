@@ -1,7 +1,8 @@
-"""Parsing with sqlglot's SQLite dialect: one cached parse per SQL string, never raises.
+"""Parsing with sqlglot's SQLite dialect: one cached parse per SQL string, never raising.
 
->>> parse_sql("SELECT 1; SELECT 2").n_statements
-2
+>>> p = parse_sql("SELECT name FROM employees; SELECT 2")
+>>> p.ok, p.n_statements, p.expression.sql()
+(True, 2, 'SELECT name FROM employees')
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-__all__ = ["DIALECT", "ParsedSQL", "parse_sql"]
+__all__ = ["DIALECT", "ParsedSQL", "cte_column_list", "double_quoted", "parse_sql"]
 
 DIALECT = "sqlite"
 
@@ -65,3 +66,29 @@ def _parse_cached(sql: str) -> ParsedSQL:
     if not statements:
         return ParsedSQL(sql, None, "empty", 0)
     return ParsedSQL(sql, statements[0], None, len(statements), statements)
+
+
+def double_quoted(ident: exp.Expression, sql: str) -> bool:
+    """Whether ``ident`` was written with double quotes in ``sql`` (``"x"``, not `` `x` `` or ``[x]``).
+
+    >>> p = parse_sql('SELECT "a", `b` FROM t')
+    >>> [double_quoted(c.this, p.sql) for c in p.expression.expressions]
+    [True, False]
+    """
+    if not (isinstance(ident, exp.Identifier) and ident.quoted):
+        return False
+    start = ident.meta.get("start")
+    return start is not None and start < len(sql) and sql[start] == '"'
+
+
+def cte_column_list(node: exp.Expression) -> list[str]:
+    """The ``c(x, y)`` column list of the CTE around ``node``, or ``[]``.
+
+    >>> body = parse_sql("WITH c(x, y) AS (SELECT 1, 2) SELECT x FROM c").expression.args["with_"].expressions[0].this
+    >>> cte_column_list(body)
+    ['x', 'y']
+    """
+    while node is not None and not isinstance(node, exp.CTE):
+        node = node.parent
+    alias = node.args.get("alias") if node is not None else None
+    return [c.name for c in alias.columns] if isinstance(alias, exp.TableAlias) else []

@@ -16,6 +16,8 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope, walk_in_scope
 
 from sqlr1x.sql.parse import ParsedSQL, parse_sql
+from sqlr1x.sql.parse import cte_column_list as _cte_column_list  # a recursive CTE's self-reference
+from sqlr1x.sql.parse import double_quoted as _double_quoted
 from sqlr1x.sql.schema import Schema
 
 __all__ = [
@@ -161,24 +163,8 @@ def literal_operand_of(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
-def _cte_column_list(node: exp.Expression) -> list[str]:
-    """The ``c(x, y)`` column list of the CTE around ``node`` (sqlglot scopes a recursive CTE's
-    self-reference as its anchor SELECT, without the list)."""
-    while node is not None and not isinstance(node, exp.CTE):
-        node = node.parent
-    alias = node.args.get("alias") if node is not None else None
-    return [c.name for c in alias.columns] if isinstance(alias, exp.TableAlias) else []
-
-
 def _pos(node: exp.Expression) -> int:
     return node.meta.get("start", 0) if isinstance(node, exp.Identifier) else 0
-
-
-def _double_quoted(ident: exp.Expression, sql: str) -> bool:
-    if not (isinstance(ident, exp.Identifier) and ident.quoted):
-        return False
-    start = ident.meta.get("start")
-    return start is not None and start < len(sql) and sql[start] == '"'
 
 
 class _Resolver:
