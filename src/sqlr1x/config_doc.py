@@ -29,7 +29,7 @@ from pydantic_core import PydanticUndefined
 
 from sqlr1x.config import TrainConfig
 
-__all__ = ["render_reference", "main"]
+__all__ = ["build_parser", "main", "render_reference", "yaml_notes"]
 
 COMMAND = "python -m sqlr1x.config_doc > docs/configuration.md"
 # The reference config: its inline comments fill in keys whose Field has no description, and its
@@ -171,10 +171,15 @@ def render_reference() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sqlr1x.config_doc", description=__doc__.splitlines()[0])
     parser.add_argument("--check", metavar="FILE", help="exit 1 when FILE differs from the generated text")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the reference, or with ``--check FILE`` compare it with ``FILE`` (exit 1 when stale)."""
+    args = build_parser().parse_args(argv)
     text = render_reference()
     if args.check:
         current = Path(args.check).read_text(encoding="utf-8") if Path(args.check).is_file() else ""
