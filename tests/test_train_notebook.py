@@ -63,6 +63,7 @@ def test_notebook_runs_in_demo_mode(tmp_path, monkeypatch):
     text = "\n".join(
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
     )
+    assert "all requirements already installed" in text  # the install check read pyproject.toml and passed
     assert "hallucination penalty: -0.5" in text
     assert "Structural diff" in text  # `sqlr1x reward --explain` printed its per-clause table
     for variant in ("baseline", "enhanced"):
