@@ -34,8 +34,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-# verl in its own venv (it pins transformers < 5.11): real verl loads our reward function and
-# reads our parquet (tests/test_verl_real.py; skipped in the main venv). CPU only, ~2 min to build.
+# verl in its own venv (it pins transformers < 5.11), CPU only, ~2 min to build. tests/test_verl_real.py
+# (skipped in the main venv): real verl reads our parquet, loads and runs compute_score in its reward
+# managers (data_source dispatch, databases from a moved copy, option checks), and composes
+# examples/verl/run_grpo.sh's overrides with its own Hydra config + validate_config (both presets,
+# `--cfg job`, wrong keys fail). The adapter's and the launch script's unit tests run there too.
 VVENV   := .venv-verl
 VSTAMP  := $(VVENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
@@ -52,7 +55,8 @@ $(VSTAMP): pyproject.toml
 	touch $@
 
 verl-check: $(VSTAMP)
-	$(VVENV)/bin/python -m pytest tests/test_verl_real.py -q -p no:cacheprovider
+	$(VVENV)/bin/python -m pytest tests/test_verl_real.py tests/test_verl_rewards.py tests/test_verl_launch.py \
+		-q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) $(VVENV) outputs .pytest_cache

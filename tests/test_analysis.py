@@ -99,7 +99,8 @@ def test_distinct_elements_in_text_order(company):
     assert find_hallucinations(sql, company) == [("column", "foo"), ("column", "bar")]
     # unqualified `foo` is ambiguous once an unknown table is in scope; `e.bar` is not
     sql = "SELECT foo, e.bar FROM employees AS e JOIN ghosts ON ghosts.x = e.id WHERE e.BAR = 2"
-    assert find_hallucinations(sql, company) == [("column", "bar"), ("table", "ghosts")]
+    # next to a real table, the unknown table supplies no columns: foo is still counted (R4)
+    assert find_hallucinations(sql, company) == [("column", "foo"), ("column", "bar"), ("table", "ghosts")]
 
 
 def test_columns_of_unknown_table_not_counted_again(company):
@@ -107,10 +108,19 @@ def test_columns_of_unknown_table_not_counted_again(company):
     assert find_hallucinations(sql, company) == [("table", "customers")]
 
 
-def test_unqualified_column_with_unknown_table_is_ambiguous(company):
+def test_an_added_unknown_table_never_hides_columns(company):
+    # R4: an unknown table next to a real one supplies no columns, so the count only grows
+    assert find_hallucinations("SELECT mystery FROM employees", company) == [("column", "mystery")]
     assert find_hallucinations("SELECT mystery FROM employees, customers", company) == [
-        ("table", "customers")
+        ("column", "mystery"),
+        ("table", "customers"),
     ]
+    # a column the real table has is not counted; alone, the unknown table is the one error
+    assert find_hallucinations("SELECT name FROM employees, customers", company) == [("table", "customers")]
+    assert find_hallucinations("SELECT mystery FROM customers", company) == [("table", "customers")]
+    assert find_hallucinations(
+        "SELECT name FROM employees WHERE id IN (SELECT emp_id FROM bonuses)", company
+    ) == [("table", "bonuses")]
 
 
 def test_aliases_are_not_schema_elements(company):

@@ -166,7 +166,7 @@ def test_spider_mode_agrees_with_brute_force(pair, order_matters):
         ),
         (
             "SELECT DISTINCT a FROM t WHERE a IN (SELECT DISTINCT b FROM u)",
-            "SELECT a FROM t WHERE a IN (SELECT b FROM u)",
+            "SELECT a FROM t WHERE a IN (SELECT DISTINCT b FROM u)",
         ),
         ("SELECT a FROM t WHERE a IS NOT DISTINCT FROM b", "SELECT a FROM t WHERE a IS NOT DISTINCT FROM b"),
         ("SELECT 'unterminated DISTINCT", "SELECT 'unterminated DISTINCT"),

@@ -14,6 +14,7 @@ import sqlr1x.rewards.syntax as syntax_module
 from conftest import make_db
 from sqlr1x.db.executor import SQLiteExecutor
 from sqlr1x.rewards import EnhancedRewardComputer, RewardResult, SQLR1Baseline
+from sqlr1x.rewards.computer import bounded_schema_penalty
 from sqlr1x.sql.schema import Schema
 
 GOLD = "SELECT name FROM employees WHERE salary > 100"
@@ -46,7 +47,10 @@ def test_seed_usage_verbatim(employees_schema):
         solution_str=model_output, ground_truth=ground_truth, schema=employees_schema
     )
     assert result.baseline_total == 0.0
-    assert result.schema == -0.5
+    assert result.hallucinations == [("table", "customers")]
+    # SchemaAwareReward's -0.5, bounded by 3/4 of syntax + structural (R5: see docs/rewards.md)
+    assert result.schema == pytest.approx(bounded_schema_penalty(-0.5, 1, 0.2 + 0.3))
+    assert -0.75 * (0.2 + 0.3) < result.schema < 0
     assert result.structural == pytest.approx(0.3)  # WHERE absent on both sides; SELECT and JOIN differ
     assert result.syntax == 0.2
     assert result.total == result.baseline_total + result.schema + result.structural + result.syntax
@@ -75,7 +79,8 @@ def test_schema_defaults_to_the_database(employees_db):
         completion("SELECT bonus FROM employees"), GOLD, db_path=employees_db
     )
     assert result.hallucinations == [("column", "bonus")]
-    assert result.schema == -0.5
+    earned = result.syntax + result.structural
+    assert result.schema == pytest.approx(bounded_schema_penalty(-0.5, 1, earned)) and result.schema < 0
 
 
 def test_schema_forms_agree(employees_db, employees_schema):
@@ -85,7 +90,7 @@ def test_schema_forms_agree(employees_db, employees_schema):
         computer.compute_reward(text, GOLD, schema=s).schema
         for s in (employees_schema, Schema.coerce(employees_schema), str(employees_db), employees_db)
     }
-    assert values == {-0.5}
+    assert len(values) == 1 and values.pop() < 0
 
 
 @pytest.mark.parametrize("schema", [12, ["a"], {"tables": 5}, "/no/such/file.sqlite", object()])

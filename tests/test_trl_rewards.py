@@ -10,6 +10,7 @@ import pytest
 from sqlr1x.integrations import trl as trl_adapter
 from sqlr1x.integrations.trl import BatchScorer, last_batch_results, last_batch_stats, make_reward_funcs
 from sqlr1x.rewards import EnhancedRewardComputer
+from sqlr1x.rewards.computer import bounded_schema_penalty
 
 GOLD = "SELECT name FROM employees WHERE salary > 100"
 PROMPT = "<|im_start|>system\nYou write SQL.<|im_end|>\n<|im_start|>user\nWho earns > 100?<|im_end|>\n<|im_start|>assistant\n<think>"
@@ -97,7 +98,8 @@ def test_weighted_sum_equals_computer_total(employees_db, conversational):
     assert (
         per_func[0][0] > 6.0 and per_func[0][1] == 0.0 and per_func[0][2] == -1.0 and per_func[0][3] == -1.0
     )
-    assert per_func[1][2] == -1.0  # table staff; its unqualified column is not counted again
+    # table staff: one element (its unqualified column is not counted again), -1.0 bounded (R5)
+    assert per_func[1][2] == pytest.approx(bounded_schema_penalty(-1.0, 1, per_func[3][2] + per_func[2][2]))
     assert per_func[1][0] == 0.0 and per_func[2][0] == 0.5 + 0.25 + 0.125
     assert per_func[3][3] == 0.0
 
@@ -185,7 +187,9 @@ def test_db_id_and_schema_columns(tmp_path):
     kw = {"gold_sql": [GOLD], "db_id": ["company"], "schema": [schema]}
     assert funcs[0](prompts=[PROMPT], completions=[COMPLETIONS[0]], **kw)[0] > 6.0
     # the given schema (without 'salary') is used instead of the database's
-    assert funcs[1](prompts=[PROMPT], completions=[COMPLETIONS[0]], **kw)[0] == -0.5
+    assert funcs[1](prompts=[PROMPT], completions=[COMPLETIONS[0]], **kw)[0] == pytest.approx(
+        bounded_schema_penalty(-0.5, 1, 0.2 + 0.8)
+    )
 
 
 def test_garbage_completions_do_not_raise(employees_db):

@@ -13,11 +13,25 @@ What it exercises, all through verl's own code:
   ``compute_score`` from ``reward.custom_reward_function.path/name`` (+ ``reward_kwargs``),
 * the reward-loop ``NaiveRewardManager.run_single`` + ``assemble_rm_scores`` (the manager
   ``load_reward_manager`` builds) and the legacy ``verl.workers.reward_manager.NaiveRewardManager``
-  on a ``DataProto`` of tokenized prompts and responses.
+  on a ``DataProto`` of tokenized prompts and responses,
+* portable rows: the databases are scored from a *copy* of the dataset's database folder moved
+  elsewhere (``db_root``), and a missing root or file is an error naming it,
+* dispatch on ``data_source`` (a BIRD row and Spider-semantics rows on a case where sets and bags
+  differ) and option checking, through verl's loader and manager,
+* the launch script ``examples/verl/run_grpo.sh``: its overrides composed by Hydra with verl's own
+  config (``ppo_trainer``) and passed through verl's ``validate_config`` for both presets, its real
+  command line with ``--cfg job`` (verl prints the composed config without training), and a wrong
+  key failing both.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,11 +43,14 @@ import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from sqlr1x.data import load_spec  # noqa: E402
-from sqlr1x.data.export import export_verl  # noqa: E402
-from sqlr1x.integrations.verl import SCORE_KEYS  # noqa: E402
+from sqlr1x.data.example import Example  # noqa: E402
+from sqlr1x.data.export import export_verl, to_verl_rows, write_parquet  # noqa: E402
+from sqlr1x.integrations.verl import OPTIONS, SCORE_KEYS  # noqa: E402
 from sqlr1x.train.tiny import train_tokenizer  # noqa: E402
 
-ADAPTER = Path(__file__).resolve().parents[1] / "src" / "sqlr1x" / "integrations" / "verl.py"
+REPO = Path(__file__).resolve().parents[1]
+ADAPTER = REPO / "src" / "sqlr1x" / "integrations" / "verl.py"
+LAUNCH = REPO / "examples" / "verl" / "run_grpo.sh"
 
 
 def _answer(sql: str) -> str:
@@ -42,10 +59,13 @@ def _answer(sql: str) -> str:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
+    """The demo export, with its database folder copied to another place (``moved_root``)."""
     out = tmp_path_factory.mktemp("verl_data")
     info = export_verl("demo:train", out, limit=6)
     assert info["train"] > 0 and info["test"] > 0
-    return info
+    moved = tmp_path_factory.mktemp("other_node") / "dbs"
+    shutil.copytree(info["db_root"], moved)
+    return {**info, "moved_root": str(moved)}
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +152,8 @@ def test_rlhf_dataset_reads_our_parquet(exported, tokenizer, tmp_path):
     truth = item["reward_model"]["ground_truth"]
     assert item["reward_model"]["style"] == "rule"
     assert truth["sql"].upper().startswith("SELECT") and truth["db_id"]
-    assert Path(item["extra_info"]["db_path"]).is_file()
+    assert "db_path" not in item["extra_info"]  # portable: a path relative to the database root
+    assert Path(exported["moved_root"], item["extra_info"]["db_relpath"]).is_file()
     assert item["extra_info"]["split"] == "train" and item["index"] == 0
     # The prompt verl's rollout will tokenize, with the tokenizer's chat template.
     ids = tokenizer.apply_chat_template(item["raw_prompt"], add_generation_prompt=True, tokenize=True)
@@ -149,7 +170,7 @@ def test_rlhf_dataset_reads_our_parquet(exported, tokenizer, tmp_path):
 def test_custom_reward_loader_and_call_convention(exported, tokenizer, tmp_path):
     from verl.trainer.ppo.reward import get_custom_reward_fn
 
-    fn = get_custom_reward_fn(_reward_config())
+    fn = get_custom_reward_fn(_reward_config(db_root=exported["moved_root"]))
     assert fn is not None
     ds = _dataset([exported["paths"]["test"]], tokenizer, tmp_path)
     item = ds[0]
@@ -163,18 +184,16 @@ def test_custom_reward_loader_and_call_convention(exported, tokenizer, tmp_path)
         assert tuple(out) == SCORE_KEYS and all(isinstance(v, float) for v in out.values())
     assert good["correct"] == 1.0 and wrong["correct"] == 0.0 and junk["format_ok"] == 0.0
     assert good["score"] > wrong["score"] > junk["score"]
-    # reward_kwargs reach compute_score: with the db found via db_id + db_root instead of db_path.
-    root = str(Path(item["extra_info"]["db_path"]).parents[1])
-    by_root = get_custom_reward_fn(_reward_config(db_root=root))
-    no_path = dict(extra, db_path=None)
-    assert by_root(solution_str=_answer(truth["sql"]), **dict(call, extra_info=no_path))["correct"] == 1.0
+    # reward_kwargs reach compute_score: with only db_id (no db_relpath) the db is <root>/<id>/<id>.sqlite.
+    no_rel = {k: v for k, v in extra.items() if k != "db_relpath"}
+    assert fn(solution_str=_answer(truth["sql"]), **dict(call, extra_info=no_rel))["correct"] == 1.0
 
 
 def test_reward_loop_naive_manager(exported, tokenizer, tmp_path):
     from verl.experimental.reward_loop.reward_manager import NaiveRewardManager
     from verl.trainer.ppo.reward import load_reward_manager
 
-    manager = load_reward_manager(_reward_config(), tokenizer)
+    manager = load_reward_manager(_reward_config(db_root=exported["moved_root"]), tokenizer)
     assert isinstance(manager, NaiveRewardManager)
     ds = _dataset([exported["paths"]["test"]], tokenizer, tmp_path)
     gold = [ds[i]["reward_model"]["ground_truth"]["sql"] for i in range(2)]
@@ -196,7 +215,9 @@ def test_legacy_naive_manager_reward_tensor(exported, tokenizer, tmp_path):
     from verl.workers.reward_manager import NaiveRewardManager
 
     manager = NaiveRewardManager(
-        tokenizer=tokenizer, num_examine=0, compute_score=get_custom_reward_fn(_reward_config())
+        tokenizer=tokenizer,
+        num_examine=0,
+        compute_score=get_custom_reward_fn(_reward_config(db_root=exported["moved_root"])),
     )
     ds = _dataset([exported["paths"]["test"]], tokenizer, tmp_path)
     n = min(3, len(ds))
@@ -213,3 +234,222 @@ def test_legacy_naive_manager_reward_tensor(exported, tokenizer, tmp_path):
         assert torch.count_nonzero(reward[i, length:]).item() == 0
     assert extra["correct"][0] == 1.0 and reward[0, lengths[0] - 1] > reward[1, lengths[1] - 1]
     assert np.isfinite(reward.numpy()).all()
+
+
+# -- portable rows, dispatch and options through verl's own manager --------------------------------------
+def _run(manager, data):
+    return [manager.loop.run_until_complete(manager.run_single(data[i : i + 1])) for i in range(len(data))]
+
+
+def test_portable_rows_missing_root_or_file_fail_loudly(exported, tokenizer, tmp_path, monkeypatch):
+    from verl.trainer.ppo.reward import load_reward_manager
+
+    monkeypatch.delenv("SQLR1X_DB_ROOT", raising=False)
+    ds = _dataset([exported["paths"]["test"]], tokenizer, tmp_path)
+    gold = ds[0]["reward_model"]["ground_truth"]["sql"]
+    data, _ = _batch(tokenizer, ds, [_answer(gold)], [0])
+    rel = ds[0]["extra_info"]["db_relpath"]
+    # The copy on "another node" scores; the rows name no path of the exporting machine.
+    ok = _run(load_reward_manager(_reward_config(db_root=exported["moved_root"]), tokenizer), data)
+    assert ok[0]["reward_extra_info"]["correct"] == 1.0
+    # The environment variable works as the root too.
+    monkeypatch.setenv("SQLR1X_DB_ROOT", exported["moved_root"])
+    assert (
+        _run(load_reward_manager(_reward_config(), tokenizer), data)[0]["reward_extra_info"]["correct"] == 1.0
+    )
+    monkeypatch.delenv("SQLR1X_DB_ROOT")
+    with pytest.raises(
+        FileNotFoundError, match=rf"db_relpath '{rel}'.*no database root.*reward_kwargs.db_root"
+    ):
+        _run(load_reward_manager(_reward_config(), tokenizer), data)
+    empty = tmp_path / "empty_root"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match=rf"database '{empty / rel}' not found"):
+        _run(load_reward_manager(_reward_config(db_root=str(empty)), tokenizer), data)
+    with pytest.raises(FileNotFoundError, match=rf"database root '{tmp_path / 'gone'}'.*not a folder"):
+        _run(load_reward_manager(_reward_config(db_root=str(tmp_path / "gone")), tokenizer), data)
+
+
+def test_data_source_dispatch_through_verl(tokenizer, tmp_path):
+    """A BIRD row and two Spider-semantics rows, same database, gold and response: sets vs bags."""
+    from verl.trainer.ppo.reward import load_reward_manager
+
+    root = tmp_path / "dbs"
+    (root / "dup").mkdir(parents=True)
+    con = sqlite3.connect(root / "dup" / "dup.sqlite")
+    con.executescript("CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1), (1), (2);")
+    con.close()
+    examples = [
+        Example(
+            id=f"{source}_0",
+            question="Which values of a are there?",
+            evidence="",
+            db_id="dup",
+            db_path=str(root / "dup" / "dup.sqlite"),
+            gold_sql="SELECT a FROM t",
+            source=source,
+            split="train",
+        )
+        for source in ("bird", "spider", "synsql")
+    ]
+    path = write_parquet(to_verl_rows(examples, db_root=root), tmp_path / "mixed.parquet")
+    ds = _dataset([str(path)], tokenizer, tmp_path)
+    assert [ds[i]["data_source"] for i in range(3)] == ["bird", "spider", "synsql"]
+    dedup = _answer("SELECT a FROM t GROUP BY a")  # the gold's rows without the duplicate
+    data, _ = _batch(tokenizer, ds, [dedup] * 3, [0, 1, 2])
+    outs = _run(load_reward_manager(_reward_config(db_root=str(root)), tokenizer), data)
+    assert [o["reward_extra_info"]["correct"] for o in outs] == [1.0, 0.0, 0.0]
+    assert [o["reward_extra_info"]["result"] for o in outs] == [3.0, -3.0, -3.0]
+
+
+def test_options_are_checked_through_verl(exported, tokenizer, tmp_path):
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    ds = _dataset([exported["paths"]["test"]], tokenizer, tmp_path)
+    item = ds[0]
+    call = {
+        "data_source": item["data_source"],
+        "ground_truth": item["reward_model"]["ground_truth"],
+        "extra_info": dict(item["extra_info"]),
+        "solution_str": _answer(item["reward_model"]["ground_truth"]["sql"]),
+    }
+    bad = get_custom_reward_fn(_reward_config(db_root=exported["moved_root"], syntax_wieght=0.5))
+    with pytest.raises(ValueError, match=r"unknown reward option\(s\) \['syntax_wieght'\].*'syntax_weight'"):
+        bad(**call)
+    good = get_custom_reward_fn(
+        _reward_config(db_root=exported["moved_root"], workers=2, syntax_weight=0.5, unknown_source="spider")
+    )
+    out = good(**call)
+    assert out["correct"] == 1.0 and out["syntax"] == 0.5
+    assert "workers" in OPTIONS
+
+
+# -- the launch script -----------------------------------------------------------------------------------
+def _overrides(**env) -> list[str]:
+    run = subprocess.run(
+        ["bash", str(LAUNCH)],
+        env={**os.environ, "PRINT_ONLY": "1", **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return run.stdout.splitlines()
+
+
+def _compose(overrides: list[str]):
+    from hydra import compose, initialize_config_dir
+
+    config_dir = Path(verl.__file__).parent / "trainer" / "config"
+    with initialize_config_dir(config_dir=str(config_dir), version_base=None):
+        return compose(config_name="ppo_trainer", overrides=overrides)
+
+
+def _validate(config) -> None:
+    """verl's own ``validate_config``, as ``main_ppo`` calls it before starting Ray."""
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    config = config.copy()
+    if config.actor_rollout_ref.model.lora_rank > 0 and importlib.util.find_spec("vllm") is None:
+        # Its LoRA-rank check imports vLLM (GPU only): check the rank against vLLM's list here instead.
+        assert config.actor_rollout_ref.model.lora_rank in (1, 8, 16, 32, 64, 128, 256, 320, 512)
+        config.actor_rollout_ref.model.lora_rank = 0
+    validate_config(
+        config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
+    )
+
+
+@pytest.mark.parametrize("preset", ["8gpu", "1gpu"])
+def test_launch_script_composes_into_a_valid_verl_config(preset, exported, tokenizer, tmp_path):
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    data_dir = str(Path(exported["paths"]["train"]).parent)
+    overrides = _overrides(PRESET=preset, DATA_DIR=data_dir, DB_ROOT=exported["moved_root"])
+    cfg = _compose(overrides)
+    _validate(cfg)
+    arr, actor, rollout = cfg.actor_rollout_ref, cfg.actor_rollout_ref.actor, cfg.actor_rollout_ref.rollout
+    # SQL-R1's published settings (sh/train.sh), in verl 0.9's key names.
+    assert cfg.algorithm.adv_estimator == "grpo" and cfg.algorithm.use_kl_in_reward is False
+    assert (cfg.data.train_batch_size, rollout.n, actor.ppo_mini_batch_size) == (8, 8, 8)
+    assert (cfg.data.max_prompt_length, cfg.data.max_response_length) == (4096, 2048)
+    assert (actor.use_kl_loss, actor.kl_loss_coef, actor.kl_loss_type) == (True, 0.001, "low_var_kl")
+    assert (actor.entropy_coeff, actor.clip_ratio, actor.grad_clip, rollout.temperature) == (
+        0.001,
+        0.2,
+        1.0,
+        1.1,
+    )
+    assert rollout.name == "vllm" and actor.fsdp_config.param_offload and arr.ref.fsdp_config.param_offload
+    assert (cfg.trainer.total_epochs, cfg.trainer.save_freq, cfg.trainer.test_freq) == (10, 100, 100)
+    if preset == "8gpu":
+        assert arr.model.path == "Qwen/Qwen2.5-Coder-7B-Instruct"
+        assert (
+            cfg.trainer.n_gpus_per_node,
+            rollout.tensor_model_parallel_size,
+            rollout.gpu_memory_utilization,
+        ) == (
+            8,
+            4,
+            0.2,
+        )
+        assert actor.optim.lr == 3e-7 and arr.model.lora_rank == 0
+    else:
+        assert arr.model.path == "Qwen/Qwen2.5-Coder-3B-Instruct"
+        assert (cfg.trainer.n_gpus_per_node, rollout.tensor_model_parallel_size, arr.model.lora_rank) == (
+            1,
+            1,
+            32,
+        )
+        assert actor.optim.lr == 1e-5
+    # Our data and reward, read from the composed config the way main_ppo reads them.
+    assert (
+        cfg.data.train_files == exported["paths"]["train"] and cfg.data.val_files == exported["paths"]["test"]
+    )
+    assert Path(cfg.reward.custom_reward_function.path) == ADAPTER
+    assert cfg.reward.custom_reward_function.reward_kwargs.db_root == exported["moved_root"]
+    fn = get_custom_reward_fn(cfg)
+    ds = _dataset([cfg.data.val_files], tokenizer, tmp_path)
+    item = ds[0]
+    out = fn(
+        data_source=item["data_source"],
+        solution_str=_answer(item["reward_model"]["ground_truth"]["sql"]),
+        ground_truth=item["reward_model"]["ground_truth"],
+        extra_info=dict(item["extra_info"]),
+    )
+    assert out["correct"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        "actor_rollout_ref.actor.ppo_micro_batch_sise=2",  # a typo
+        "actor_rollout_ref.actor.fsdp_config.grad_offload=True",  # SQL-R1's verl 0.1 key, gone in 0.9
+        "reward.custom_reward_function.kwargs.db_root=/x",  # reward_kwargs misspelt
+    ],
+)
+def test_a_wrong_key_fails_composition(wrong, exported):
+    from hydra.errors import ConfigCompositionException
+
+    overrides = _overrides(DB_ROOT=exported["moved_root"])
+    with pytest.raises(ConfigCompositionException, match=wrong.split("=")[0].split(".")[-1]):
+        _compose(overrides + [wrong])
+
+
+def test_launch_command_with_cfg_job_prints_the_config_without_training(exported, tmp_path):
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "DATA_DIR": str(Path(exported["paths"]["train"]).parent),  # DB_ROOT from its export_info.json
+        "OUTPUT_DIR": str(tmp_path / "ckpt"),
+    }
+    env.pop("DB_ROOT", None)
+    run = subprocess.run(
+        ["bash", str(LAUNCH), "--cfg", "job"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"path: {ADAPTER}" in run.stdout and f"db_root: {exported['db_root']}" in run.stdout
+    assert "adv_estimator: grpo" in run.stdout
+    assert not (tmp_path / "ckpt").exists()  # nothing ran
+    wrong = ["bash", str(LAUNCH), "actor_rollout_ref.rollout.nn=8", "--cfg", "job"]
+    bad = subprocess.run(wrong, env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "Key 'nn' is not in struct" in bad.stdout + bad.stderr

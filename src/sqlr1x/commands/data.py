@@ -36,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--out", required=True, help="output folder")
     export.add_argument("--test", default=None, help="test spec (default: the dev split of the same dataset)")
     export.add_argument("--limit", type=int, default=None)
+    export.add_argument(
+        "--db-root",
+        default=None,
+        help="folder the rows' db_relpath is relative to (default: the deepest folder holding every database)",
+    )
     _prompt_args(export)
     export.set_defaults(func=cmd_export_verl)
 
@@ -169,6 +174,7 @@ def cmd_export_verl(args: argparse.Namespace) -> int:
             tokenizer=_tokenizer(args.tokenizer),
             max_prompt_length=args.max_prompt_length,
             limit=args.limit,
+            db_root=args.db_root,
         )
     except DatasetError as exc:
         console.print(f"[bold red]error:[/] {exc}")
@@ -176,6 +182,13 @@ def cmd_export_verl(args: argparse.Namespace) -> int:
     console.print(
         f"wrote {info['train']} rows to {info['paths']['train']} and {info['test']} rows to "
         f"{info['paths']['test']} (test: {info['test_spec']})"
+    )
+    sources = ", ".join(f"{k} {v}" for k, v in info["data_sources"].items())
+    console.print(f"data_source: {sources}")
+    console.print(
+        f"databases relative to {info['db_root']}: on the training nodes pass that folder (or its copy) "
+        "as reward.custom_reward_function.reward_kwargs.db_root or SQLR1X_DB_ROOT",
+        soft_wrap=True,
     )
     return 0
 

@@ -7,6 +7,11 @@ Examples::
 
 ``--sql`` is wrapped in a well-formed SQL-R1 completion (``<think></think><answer>```sql …```</answer>``)
 so the baseline scores the query itself; ``--completion`` is scored as the model wrote it.
+
+``sqlr1x reward audit [--cases FILE] [--config YAML]`` checks that the reward (with the config's
+weights, default weights otherwise) orders completions as rules R1–R6 of docs/rewards.md demand, on
+the shipped cases over the demo databases or on your own; it prints the pass rate per rule and
+every violation with its terms, and exits 1 when there is a violation.
 """
 
 from __future__ import annotations
@@ -25,11 +30,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    source = p.add_mutually_exclusive_group(required=True)
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=["audit"],
+        help="audit: check the reward's ordering rules R1-R6 on audit cases (see below)",
+    )
+    source = p.add_mutually_exclusive_group()
     source.add_argument("--completion", type=Path, metavar="FILE", help="file holding the model's completion")
     source.add_argument("--sql", help="a predicted SQL query")
-    p.add_argument("--gold", required=True, help="the gold SQL query")
-    p.add_argument("--db", required=True, type=Path, metavar="PATH", help="SQLite database file")
+    p.add_argument("--gold", help="the gold SQL query (required unless auditing)")
+    p.add_argument("--db", type=Path, metavar="PATH", help="SQLite database file (required unless auditing)")
+    audit = p.add_argument_group("audit")
+    audit.add_argument(
+        "--cases", type=Path, metavar="FILE", help="audit cases (JSON lines); default: the shipped cases"
+    )
+    audit.add_argument("--config", type=Path, metavar="YAML", help="take the reward weights from this config")
+    audit.add_argument(
+        "--db-root",
+        type=Path,
+        metavar="DIR",
+        help="folder holding <db_id>/<db_id>.sqlite for the cases; default: the demo databases",
+    )
+    audit.add_argument(
+        "--baseline-only", action="store_true", help="audit the SQL-R1 baseline alone (enable_enhanced=False)"
+    )
     p.add_argument(
         "--schema",
         type=Path,
@@ -91,12 +116,75 @@ def _items(values: frozenset[str]) -> str:
     return escape("\n".join(sorted(values))) or "-"
 
 
+_SHIPPED_CASES = Path("tests") / "reward_audit" / "cases.jsonl"
+
+
+def _default_cases() -> Path:
+    here = Path(__file__).resolve()
+    for base in (Path.cwd(), *here.parents):
+        if (base / _SHIPPED_CASES).is_file():
+            return base / _SHIPPED_CASES
+    raise SystemExit(f"no audit cases found ({_SHIPPED_CASES} of the repository): pass --cases FILE")
+
+
+def run_audit_command(args: argparse.Namespace) -> int:
+    from sqlr1x.rewards.audit import format_report, load_cases, run_audit
+    from sqlr1x.rewards.computer import EnhancedRewardComputer
+
+    options: dict[str, Any] = {
+        "schema_weight": args.schema_weight,
+        "structural_select_weight": args.select_weight,
+        "structural_where_weight": args.where_weight,
+        "structural_join_weight": args.join_weight,
+        "syntax_weight": args.syntax_weight,
+    }
+    enable = not args.baseline_only
+    timeout, guard = args.timeout, args.empty_result_guard
+    if args.config is not None:
+        from sqlr1x.config import load_config
+
+        reward = load_config(args.config).reward
+        options = {k: getattr(reward, k) for k in options}
+        enable = enable and bool(reward.enable_enhanced)
+        timeout, guard = float(reward.exec_timeout), bool(reward.empty_result_guard)
+    cases_path = args.cases if args.cases is not None else _default_cases()
+    cases = load_cases(cases_path)
+    if args.db_root is not None:
+        db_root = args.db_root
+    else:
+        db_root = Path(__file__).resolve().parents[1] / "data" / "demo" / "databases"
+    computer = EnhancedRewardComputer(
+        enable_enhanced=enable, timeout=timeout, empty_result_guard=guard, **options
+    )
+    report = run_audit(cases, computer, db_root)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print(f"cases: {cases_path}; weights: {options}; enable_enhanced={enable}")
+        for line in format_report(report):
+            print(line)
+    return 0 if report.ok else 1
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from sqlr1x.rewards import EnhancedRewardComputer
 
+    if args.action == "audit":
+        return run_audit_command(args)
+    missing = [
+        f
+        for f, v in (
+            ("--completion or --sql", args.completion or args.sql),
+            ("--gold", args.gold),
+            ("--db", args.db),
+        )
+        if not v
+    ]
+    if missing:
+        raise SystemExit(f"error: sqlr1x reward needs {', '.join(missing)} (or the 'audit' action)")
     if args.completion is not None:
         text = args.completion.read_bytes().decode("utf-8", errors="replace")
         prefilled = args.prefilled_think

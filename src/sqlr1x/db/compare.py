@@ -31,7 +31,15 @@ from sqlglot.tokens import TokenType
 
 from .executor import SQLiteExecutor, default_executor
 
-__all__ = ["MODES", "execution_match", "gold_has_order_by", "remove_distinct", "results_match"]
+__all__ = [
+    "MODES",
+    "execution_match",
+    "gold_has_order_by",
+    "remove_distinct",
+    "results_match",
+    "spider_exec_sql",
+    "spider_postprocess",
+]
 
 MODES = ("spider", "bird", "ordered")
 
@@ -165,17 +173,22 @@ def results_match(
 
 
 def remove_distinct(sql: str, *, keep_aggregate: bool = True) -> str:
-    """Drop ``DISTINCT`` keywords, as the Spider test-suite does before executing (``keep_distinct=False``).
+    """Drop ``DISTINCT`` keywords before executing, as the Spider test-suite does (``keep_distinct=False``).
 
-    Upstream (``parse.remove_distinct``) deletes every ``distinct`` token. By default this keeps
-    the ``DISTINCT`` of an aggregate (``COUNT(DISTINCT x)``), because removing it changes what the
-    query computes; ``keep_aggregate=False`` removes those too, as upstream does. The operator
-    ``IS [NOT] DISTINCT FROM`` is always kept (removing it leaves invalid SQL). Works on sqlglot
-    tokens, so string literals, quoted identifiers and comments are untouched; SQL that does not
-    tokenize is returned unchanged.
+    Upstream (``parse.remove_distinct``) deletes every ``distinct`` token, which changes what
+    ``COUNT(DISTINCT x)`` or a ``SELECT DISTINCT`` derived table computes. By default this applies
+    one consistent rule instead: only the ``DISTINCT`` of a top-level ``SELECT`` (outside any
+    parentheses: the main query and the arms of a top-level set operation) is removed; aggregates,
+    derived tables, CTEs and subqueries keep theirs, so ``SELECT COUNT(*) FROM (SELECT DISTINCT c
+    FROM t)`` still equals ``SELECT COUNT(DISTINCT c) FROM t`` when ``c`` has no NULL.
+    ``keep_aggregate=False`` removes every one, as upstream does. The operator ``IS [NOT]
+    DISTINCT FROM`` is always kept. Works on sqlglot tokens, so string literals, quoted
+    identifiers and comments are untouched; SQL that does not tokenize is returned unchanged.
 
     >>> remove_distinct("SELECT DISTINCT name, COUNT(DISTINCT id) FROM t WHERE s = 'distinct'")
     "SELECT name, COUNT(DISTINCT id) FROM t WHERE s = 'distinct'"
+    >>> remove_distinct("SELECT DISTINCT a FROM (SELECT DISTINCT b AS a FROM t)")
+    'SELECT a FROM (SELECT DISTINCT b AS a FROM t)'
     """
     if not sql or "distinct" not in sql.lower():
         return sql
@@ -184,14 +197,22 @@ def remove_distinct(sql: str, *, keep_aggregate: bool = True) -> str:
     except Exception:  # TokenError and whatever else the (compiled) tokenizer raises
         return sql
     spans: list[tuple[int, int]] = []
+    depth = 0
     for k, tok in enumerate(tokens):
-        if tok.token_type != TokenType.DISTINCT:
+        kind = tok.token_type
+        if kind == TokenType.L_PAREN:
+            depth += 1
+            continue
+        if kind == TokenType.R_PAREN:
+            depth = max(0, depth - 1)
+            continue
+        if kind != TokenType.DISTINCT:
             continue
         prev = tokens[k - 1].token_type if k else None
         nxt = tokens[k + 1].token_type if k + 1 < len(tokens) else None
         if nxt == TokenType.FROM and prev in (TokenType.IS, TokenType.NOT):
             continue
-        if keep_aggregate and prev == TokenType.L_PAREN:
+        if keep_aggregate and (depth > 0 or prev != TokenType.SELECT):
             continue
         end = tok.end + 1
         while end < len(sql) and sql[end].isspace():
@@ -205,6 +226,34 @@ def remove_distinct(sql: str, *, keep_aggregate: bool = True) -> str:
         pos = end
     pieces.append(sql[pos:])
     return "".join(pieces)
+
+
+# Spider's post-processing of predictions (``> =`` → ``>=``), applied outside string literals only.
+_SPLIT_OPERATOR = re.compile(r"('(?:[^']|'')*')|([<>!])\s+=")
+_CURRENT_YEAR = re.compile(r"YEAR\s*\(\s*CURDATE\s*\(\s*\)\s*\)\s*", re.IGNORECASE)
+
+
+def spider_postprocess(sql: str) -> str:
+    """Join split comparison operators and pin ``YEAR(CURDATE())`` to 2020, as Spider's evaluator does.
+
+    Upstream replaces ``> =`` everywhere, also inside string literals; this leaves literals alone.
+
+    >>> spider_postprocess("SELECT a FROM t WHERE b > = 3 AND c = '> ='")
+    "SELECT a FROM t WHERE b >= 3 AND c = '> ='"
+    """
+    sql = _SPLIT_OPERATOR.sub(lambda m: m.group(1) or f"{m.group(2)}=", sql)
+    return _CURRENT_YEAR.sub("2020", sql)
+
+
+def spider_exec_sql(sql: str) -> str:
+    """What Spider mode executes for ``sql``: :func:`spider_postprocess`, then :func:`remove_distinct`.
+
+    The training reward and ``sqlr1x eval`` both run this (one definition of scoring).
+    """
+    try:
+        return remove_distinct(spider_postprocess(sql))
+    except Exception:  # a rewrite helper must not turn a gradable query into a crash
+        return sql
 
 
 _ORDER_BY_RE = re.compile(r"\border\s+by\b", re.IGNORECASE)
@@ -233,11 +282,6 @@ def gold_has_order_by(sql: str) -> bool:
             return False
         tree = tree.this
     return False
-
-
-def _postprocess(sql: str) -> str:
-    # Spider test-suite exec_eval.postprocess: model outputs sometimes split comparison operators.
-    return sql.replace("> =", ">=").replace("< =", "<=").replace("! =", "!=")
 
 
 def execution_match(
@@ -271,8 +315,8 @@ def execution_match(
     ex = executor if executor is not None else default_executor()
     order_matters = False
     if mode == "spider":
-        pred_sql = remove_distinct(_postprocess(pred_sql))
-        gold_sql = remove_distinct(_postprocess(gold_sql))
+        pred_sql = spider_exec_sql(pred_sql)
+        gold_sql = spider_exec_sql(gold_sql)
         order_matters = gold_has_order_by(gold_sql)
     gold = ex.execute_cached(db_path, gold_sql)
     if not gold.ok or gold.truncated:

@@ -64,6 +64,8 @@ ERROR_KINDS = frozenset(
     }
 )
 
+_TRANSIENT_ERRORS = frozenset({"timeout", "missing_db", "runtime"})
+
 # The progress handler runs every PROGRESS_STEPS VM instructions. Measured on CPU-bound queries
 # (1000 steps ~ 6 us; min of 25 runs): the check costs ~3 % at 1000, ~2 % at 2000, ~1.5 % at
 # 10000. 2000 keeps it ~2 % while a deadline is noticed within ~15 us.
@@ -433,7 +435,8 @@ class SQLiteExecutor:
         return None if hit is None else replace(hit, rows=list(hit.rows))
 
     def _cache_put(self, key: tuple, result: ExecResult) -> None:
-        if self.cache_size <= 0:
+        # A timeout, a missing file or a dead worker may not recur: never remember it as the result.
+        if self.cache_size <= 0 or result.error_kind in _TRANSIENT_ERRORS:
             return
         with self._lock:
             self._cache[key] = result

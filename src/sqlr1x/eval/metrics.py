@@ -31,7 +31,7 @@ from typing import Any
 from sqlr1x.eval.stats import bootstrap_mean
 
 # status values, in the order the report lists them
-STATUSES: tuple[str, ...] = ("ok", "no_sql", "missing_prediction", "missing_db", "gold_error")
+STATUSES: tuple[str, ...] = ("ok", "no_sql", "missing_prediction", "missing_db", "gold_error", "truncated")
 
 
 @dataclass
@@ -117,13 +117,13 @@ RATE_METRICS: tuple[str, ...] = tuple(
 
 
 @lru_cache(maxsize=1)
-def _reward_scorers() -> tuple[Any, Any, float]:
-    from sqlr1x.rewards.structural import StructuralReward
-    from sqlr1x.rewards.syntax import EnhancedSyntaxReward
+def _reward_scorers() -> tuple[Any, float]:
+    """The reward computer with the default weights, and its structural maximum (for [0, 1])."""
+    from sqlr1x.rewards.computer import EnhancedRewardComputer
 
-    structural = StructuralReward()
-    total = structural.select_weight + structural.where_weight + structural.join_weight
-    return structural, EnhancedSyntaxReward(weight=1.0), total
+    computer = EnhancedRewardComputer()
+    structural = computer.structural_reward
+    return computer, structural.select_weight + structural.where_weight + structural.join_weight
 
 
 def _default_executor() -> Any:
@@ -179,7 +179,6 @@ def score_sql(
     forces a failure status such as ``"missing_prediction"``.
     """
     from sqlr1x.db.compare import execution_match
-    from sqlr1x.sql.analysis import find_hallucinations
 
     executor = executor or _default_executor()
     sql = sql.strip() if sql and sql.strip() else None
@@ -202,12 +201,13 @@ def score_sql(
         score.exec_error = "no_sql"
         return score
 
-    structural, syntax, total = _reward_scorers()
-    score.syntax_error = syntax.compute(sql) <= 0
-    score.structural = max(0.0, min(1.0, structural.compute(sql, example.gold_sql) / total))
-    schema = _schema_of(example)
-    if schema is not None:
-        score.hallucinations = [(h[0], h[1]) for h in find_hallucinations(sql, schema)]
+    # The reward's own analysis (one definition of scoring): SQLite-checked syntax, structural
+    # score with the schema (0 for broken SQL), hallucinations.
+    computer, total = _reward_scorers()
+    terms = computer.analyse_sql(sql, example.gold_sql, _schema_of(example))
+    score.syntax_error = not terms.syntax_valid
+    score.structural = max(0.0, min(1.0, terms.structural / total)) if total > 0 else 0.0
+    score.hallucinations = [(h[0], h[1]) for h in terms.hallucinations]
 
     if db_missing:
         score.status = status or "missing_db"
@@ -222,6 +222,10 @@ def score_sql(
         score.status = status or "gold_error"
         return score
     score.status = status or "ok"
+    if pred.truncated or gold.truncated:
+        # a result cut at the row cap is not comparable: no match, and flagged (the reward skips it)
+        score.status = status or "truncated"
+        return score
     if pred.ok:
         score.ex_spider = execution_match(sql, example.gold_sql, db_path, "spider", executor=memo)
         score.ex_bird = execution_match(sql, example.gold_sql, db_path, "bird", executor=memo)

@@ -8,8 +8,11 @@ configured weight* — exactly the term that :class:`~sqlr1x.rewards.computer.En
 adds to ``total`` — and every TRL weight is ``1.0``; so TRL's weighted sum equals
 ``EnhancedRewardComputer.total``. With ``enable_enhanced=False`` only ``sqlr1_baseline`` is returned.
 
-The functions follow TRL's convention ``f(prompts, completions, **dataset_columns) -> list[float]``
+The functions follow TRL's convention ``f(prompts, completions, **dataset_columns) -> list[float | None]``
 for plain (``str``) and conversational (``[{"role": "assistant", "content": ...}]``) completions.
+A sample that is not the policy's fault — missing or unopenable database, no gold, a gold that
+fails or times out, a result cut at the row cap — gets ``None`` from every function (TRL then
+masks it), a WARNING naming the database once, and counts in the ``sqlr1x/invalid_samples`` metric.
 Dataset columns used: ``gold_sql`` and ``db_path`` (optional ``db_id``, ``schema``). Whichever
 function TRL calls first scores the whole batch through ``compute_rewards`` (executions in
 parallel, gold results cached); the others read the same results from a shared cache.
@@ -69,6 +72,8 @@ def batch_stats(results: Sequence[RewardResult]) -> dict[str, float]:
         "hallucinations_per_sample": sum(len(r.hallucinations) for r in results) / n,
         "syntax_valid_rate": sum(r.syntax_valid for r in results) / n,
         "reward_total_mean": sum(r.total for r in results) / n,
+        # samples that are no reward (missing db, failing gold, row cap): their functions return None
+        "invalid_samples": float(sum(not r.valid for r in results)),
     }
 
 
@@ -216,10 +221,12 @@ class RewardFunction:
 
     def __call__(
         self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **kwargs: Any
-    ) -> list[float]:
+    ) -> list[float | None]:
         completions = list(completions or [])
         results = self.scorer.results(prompts, completions, **kwargs)
-        return [float(getattr(r, self.field)) for r in results]
+        # None: not the policy's fault (RewardResult.invalid); TRL leaves the sample out of the
+        # group's mean and std and gives it no advantage.
+        return [float(getattr(r, self.field)) if r.valid else None for r in results]
 
     def __repr__(self) -> str:
         return f"<reward function {self.__name__}>"

@@ -19,16 +19,25 @@ Deviations from upstream, where upstream is buggy (each pinned by a test in
 (a) upstream writes ``pred_passes == 3`` instead of an assignment, so a failing **gold** query
     makes any executable prediction a "Match" worth the full reward. Ours: status ``gold_error``,
     exec 0 and result 0 (the values of upstream's own, unreachable "Gold Error" branch).
-(b) upstream strips every ``DISTINCT`` token, also inside ``COUNT(DISTINCT x)``, changing what is
-    counted. Ours keeps aggregate DISTINCT (``remove_distinct(keep_aggregate=True)``).
+(b) upstream strips every ``DISTINCT`` token, also inside ``COUNT(DISTINCT x)`` and derived
+    tables, changing what is counted. Ours strips only the DISTINCT of a top-level SELECT
+    (:func:`~sqlr1x.db.compare.remove_distinct`), on prediction and gold alike.
 (c) upstream's thread timeout (``func_timeout``) abandons the query, which keeps running. Ours
     interrupts it inside SQLite (progress handler of :class:`~sqlr1x.db.executor.SQLiteExecutor`).
 (d) upstream raises on a missing database and on a response without an assistant header. Ours: a
-    bare completion is the response; a missing database gives status ``missing_db``, the format
-    term only, and a reason.
+    bare completion is the response; the *last* ``<|im_start|>assistant`` header starts it.
 (e) upstream runs ``re.sub(r"\\s+", " ", sql)`` before executing, which also rewrites string
     literals (``'a  b'`` becomes ``'a b'``). Ours executes the SQL as written; only the length
-    term uses the collapsed text.
+    term uses the collapsed text. Spider's ``> =`` → ``>=`` repair also spares string literals.
+(f) upstream's regex takes a ```` ```sqlite ```` block as SQL starting with ``ite``; ours accepts
+    the block as SQL.
+(g) a prediction that runs only because SQLite read an unknown double-quoted identifier as a
+    string (``SELECT name, "pay" FROM employees``) earns no execution credit: status
+    ``quoted_identifier``, scored like a failing prediction (format +1, exec -2).
+(h) what is not the policy's fault is no reward: a missing database (``missing_db``), no gold
+    (``no_gold``), a failing or timed-out gold (``gold_error`` / ``gold_timeout``) and a result
+    cut at the row cap (``truncated``) are :data:`INVALID_STATUSES`; the reward computer turns
+    them into a flagged, reward-free sample (TRL: ``None``; verl: 0 with ``invalid = 1``).
 
 Also: each query runs on the given database only (upstream also runs it on every other
 ``.sqlite`` file in the same folder, which matters only for Spider's test-suite databases).
@@ -53,10 +62,20 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlr1x.db.compare import gold_has_order_by, remove_distinct, results_match
+from sqlr1x.db.compare import MODES, gold_has_order_by, results_match, spider_exec_sql, spider_postprocess
 from sqlr1x.db.executor import ExecResult, SQLiteExecutor
-from sqlr1x.rewards._common import as_text, parse_ground_truth, resolve_db_path
+from sqlr1x.rewards._common import as_text, coerce_schema, parse_ground_truth, resolve_db_path
 from sqlr1x.sql.extract import Extraction, extract_answer
+from sqlr1x.sql.resolve import string_read_identifiers
+
+__all__ = [
+    "BREAKDOWN_KEYS",
+    "INVALID_STATUSES",
+    "BaselineJob",
+    "SQLR1Baseline",
+    "length_term",
+    "spider_postprocess",
+]
 
 logger = logging.getLogger("sqlr1x.rewards")
 
@@ -64,6 +83,9 @@ FORMAT_REWARD = 1.0
 EXEC_REWARD = 2.0
 RESULT_REWARD = 3.0
 LENGTH_LIMIT = 2048
+
+# Outcomes that are not the policy's fault: no reward at all (TRL: None, verl: a flagged 0).
+INVALID_STATUSES = frozenset({"missing_db", "no_gold", "gold_error", "gold_timeout", "truncated"})
 
 BREAKDOWN_KEYS = (
     "score",
@@ -78,16 +100,7 @@ BREAKDOWN_KEYS = (
     "gold_error",
 )
 
-# Spider's post-processing of predictions (``> =`` → ``>=``), applied outside string literals only.
-_SPLIT_OPERATOR = re.compile(r"('(?:[^']|'')*')|([<>!])\s+=")
-_CURRENT_YEAR = re.compile(r"YEAR\s*\(\s*CURDATE\s*\(\s*\)\s*\)\s*", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
-
-
-def spider_postprocess(sql: str) -> str:
-    """Join split comparison operators and pin ``YEAR(CURDATE())`` to 2020, as Spider's evaluator does."""
-    sql = _SPLIT_OPERATOR.sub(lambda m: m.group(1) or f"{m.group(2)}=", sql)
-    return _CURRENT_YEAR.sub("2020", sql)
 
 
 def length_term(think: str, answer: str, sql: str) -> float:
@@ -98,13 +111,6 @@ def length_term(think: str, answer: str, sql: str) -> float:
     p = len(think) + len(answer)
     collapsed = _WHITESPACE.sub(" ", sql.strip())
     return 0.5 * min(p, LENGTH_LIMIT) / LENGTH_LIMIT + len(collapsed) / len(answer)
-
-
-def _safe(fn, sql: str, **kw) -> str:
-    try:
-        return fn(sql, **kw)
-    except Exception:  # a rewrite helper must not turn a gradable query into a crash
-        return sql
 
 
 @dataclass
@@ -119,6 +125,7 @@ class BaselineJob:
     exec_gold: str | None = None
     order_matters: bool = False
     done: dict | None = None
+    mode: str = "spider"
 
     @property
     def needs_execution(self) -> bool:
@@ -159,6 +166,8 @@ class SQLR1Baseline:
     ``timeout`` is exact per query (default 30 s like upstream); gold results are cached per
     process (:meth:`SQLiteExecutor.execute_cached`). ``db_root`` (or ``$SQLR1X_DB_ROOT``) locates
     ``<root>/<db_id>/<db_id>.sqlite`` when the ground truth names a ``db_id`` but no path.
+    ``compare_mode``: ``"spider"`` (test-suite semantics, as published) or ``"bird"`` (both queries
+    run as written, results compared as sets), like :func:`sqlr1x.db.compare.execution_match`.
 
     >>> SQLR1Baseline()("no tags at all", "SELECT 1")["score"]
     -1.0
@@ -172,7 +181,11 @@ class SQLR1Baseline:
         *,
         db_root: str | os.PathLike | None = None,
         max_rows: int = 100_000,
+        compare_mode: str = "spider",
     ) -> None:
+        if compare_mode not in MODES:
+            raise ValueError(f"unknown compare_mode {compare_mode!r}; expected one of {MODES}")
+        self.compare_mode = compare_mode
         self.timeout = float(timeout)
         self.empty_result_guard = bool(empty_result_guard)
         self.executor = (
@@ -194,7 +207,7 @@ class SQLR1Baseline:
         truth = parse_ground_truth(ground_truth)
         path = resolve_db_path(db_path, truth, self.db_root)
         sql = (extraction.sql or "").strip() or None
-        job = BaselineJob(extraction, sql, truth.sql, path)
+        job = BaselineJob(extraction, sql, truth.sql, path, mode=self.compare_mode)
         if not extraction.format_ok or not sql:
             reason = "; ".join(r for r in (input_reason, extraction.reason or "format check failed") if r)
             job.done = _breakdown("format_error", reason, fmt=-FORMAT_REWARD, sql=sql)
@@ -206,9 +219,24 @@ class SQLR1Baseline:
             where = path or "no db_path, and no db_id with a db_root"
             job.done = _breakdown("missing_db", f"database not found: {where}", fmt=FORMAT_REWARD, sql=sql)
             return job
-        job.exec_pred = _safe(remove_distinct, spider_postprocess(sql), keep_aggregate=True)
-        job.exec_gold = _safe(remove_distinct, spider_postprocess(truth.sql), keep_aggregate=True)
-        job.order_matters = bool(_safe_bool(gold_has_order_by, truth.sql))
+        quoted = _string_read(sql, path)
+        if quoted:
+            names = ", ".join(f'"{q}"' for q in quoted)
+            job.done = _breakdown(
+                "quoted_identifier",
+                f"no execution credit: SQLite read the unknown identifier(s) {names} as strings",
+                fmt=FORMAT_REWARD,
+                ex=-EXEC_REWARD,
+                sql=sql,
+                pred_error=f"no such column: {quoted[0]}",
+            )
+            return job
+        if job.mode != "spider":  # BIRD's evaluator runs both queries as written
+            job.exec_pred, job.exec_gold = sql, truth.sql
+            return job
+        job.exec_pred = spider_exec_sql(sql)
+        job.exec_gold = spider_exec_sql(truth.sql)
+        job.order_matters = bool(_safe_bool(gold_has_order_by, job.exec_gold))
         return job
 
     def score(
@@ -247,12 +275,26 @@ class SQLR1Baseline:
             )
         if gold is None or not gold.ok:
             error = getattr(gold, "error", None) or getattr(gold, "error_kind", None) or "gold not executed"
+            status = "gold_timeout" if getattr(gold, "error_kind", None) == "timeout" else "gold_error"
             return _breakdown(
-                "gold_error", f"gold SQL failed: {error}", fmt=FORMAT_REWARD, sql=sql, gold_error=error
+                status,
+                f"gold SQL failed on {job.db_path}: {error}",
+                fmt=FORMAT_REWARD,
+                sql=sql,
+                gold_error=error,
             )
-        truncated = "; result truncated at the row cap" if (pred.truncated or gold.truncated) else ""
+        if pred.truncated or gold.truncated:
+            which = "gold" if gold.truncated else "prediction"
+            return _breakdown(
+                "truncated",
+                f"{which} result cut at the row cap on {job.db_path}: not comparable",
+                fmt=FORMAT_REWARD,
+                ex=EXEC_REWARD,
+                sql=sql,
+            )
+        truncated = ""
         if match is None:
-            match = results_match(pred.rows, gold.rows, "spider", order_matters=job.order_matters)
+            match = results_match(pred.rows, gold.rows, job.mode, order_matters=job.order_matters)
         if not match:
             return _breakdown(
                 "mismatch",
@@ -309,7 +351,23 @@ class SQLR1Baseline:
             return _breakdown("internal_error", f"internal error: {exc!r}", fmt=-FORMAT_REWARD)
 
     def __repr__(self) -> str:
-        return f"SQLR1Baseline(timeout={self.timeout}, empty_result_guard={self.empty_result_guard})"
+        return (
+            f"SQLR1Baseline(timeout={self.timeout}, empty_result_guard={self.empty_result_guard}, "
+            f"compare_mode={self.compare_mode!r})"
+        )
+
+
+def _string_read(sql: str, db_path: str) -> list[str]:
+    """Unknown double-quoted identifiers SQLite would read as strings (the schema comes from the db)."""
+    if '"' not in sql:
+        return []
+    schema, _ = coerce_schema(None, db_path)
+    if schema is None:
+        return []
+    try:
+        return string_read_identifiers(sql, schema)
+    except Exception:  # analysis must not turn a gradable query into a crash
+        return []
 
 
 def _safe_bool(fn, sql: str) -> bool:

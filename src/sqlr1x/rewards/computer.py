@@ -8,6 +8,19 @@ components score the extracted SQL whenever there is one (also when the strict S
 failed and the SQL came from the extractor's fallbacks), so a seed-style call with a bare SQL
 string still gets its dense signal; the baseline's -1 for a format failure dominates anyway.
 
+Ordering guarantees (docs/rewards.md, checked by ``sqlr1x reward audit``):
+
+* SQL that SQLite does not parse (the syntax component is 0) gets no structural and no schema
+  term either, so broken SQL scores exactly what no answer scores (-1).
+* The schema term is :func:`bounded_schema_penalty`: ``SchemaAwareReward``'s ``weight × n``,
+  softly bounded by ``SCHEMA_PENALTY_SHARE`` (3/4) of the syntax + structural score of the same
+  SQL. A parseable attempt therefore keeps a positive share of its dense terms, however many names
+  it invents, and stays above broken SQL and no answer (R5); each further unknown name still costs.
+* A sample whose baseline status is in :data:`~sqlr1x.rewards.baseline.INVALID_STATUSES`
+  (missing database, no gold, failing or timed-out gold, result cut at the row cap) is not the
+  policy's fault: ``invalid`` names the status, every term is 0, and a WARNING naming the database
+  path is logged once per database and status. TRL gets ``None`` for it, verl a flagged 0.
+
 Never raises: ``None``, bytes, non-UTF-8, megabyte strings, unusable schemas or ground truths
 all give a defined reward and a ``reason`` (logged on ``logging.getLogger("sqlr1x.rewards")``).
 An input without usable SQL gets the baseline's format-failure value (-1) and components 0; a
@@ -19,8 +32,8 @@ Example::
     >>> computer = EnhancedRewardComputer(baseline_reward_fn=lambda solution_str, ground_truth: 1.0)
     >>> r = computer.compute_reward("SELECT name FROM customers", "SELECT name FROM employees",
     ...     schema={'tables': {'employees': {'columns': ['id', 'name', 'salary', 'department']}}})
-    >>> r.baseline_total, r.schema, r.syntax
-    (1.0, -0.5, 0.2)
+    >>> r.baseline_total, r.syntax, r.hallucinations, round(r.schema, 3)   # bounded: -0.5 raw
+    (1.0, 0.2, [Hallucination(kind='table', name='customers')], -0.214)
 """
 
 from __future__ import annotations
@@ -29,13 +42,14 @@ import inspect
 import logging
 import math
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlr1x.db.executor import MatchOutcome, MatchTask, PendingMatches, SQLiteExecutor
 from sqlr1x.rewards._common import as_text, coerce_schema, parse_ground_truth, resolve_db_path
-from sqlr1x.rewards.baseline import FORMAT_REWARD, BaselineJob, SQLR1Baseline
+from sqlr1x.rewards.baseline import FORMAT_REWARD, INVALID_STATUSES, BaselineJob, SQLR1Baseline
 from sqlr1x.rewards.schema_aware import SchemaAwareReward, distinct_hallucinations
 from sqlr1x.rewards.structural import StructuralDiff, StructuralReward
 from sqlr1x.rewards.syntax import EnhancedSyntaxReward, SyntaxCheck, check_syntax
@@ -46,6 +60,43 @@ logger = logging.getLogger("sqlr1x.rewards")
 
 # Longer SQL is still executed by the baseline but not analysed (sqlglot on megabytes takes seconds).
 MAX_ANALYSED_SQL_CHARS = 100_000
+
+# The schema penalty of a completion takes at most this share of what its SQL earned from the
+# syntax and structural components, so a parseable attempt always stays above broken SQL (R5).
+SCHEMA_PENALTY_SHARE = 0.75
+
+_WARNED: set[str] = set()
+_WARNED_LOCK = threading.Lock()
+
+
+def bounded_schema_penalty(weight: float, n: int, earned: float) -> float:
+    """The schema term in the computer: ``weight × n``, softly bounded by ``SCHEMA_PENALTY_SHARE × earned``.
+
+    ``earned`` is the syntax plus structural score of the same SQL. With ``B = 0.75 × earned`` and
+    ``x = |weight| × n``, the penalty is ``-B·x / (B + x)``: close to ``weight × n`` while that is
+    small against ``B``, strictly more negative with every further unknown name, and never beyond
+    ``-B``. A non-negative ``weight`` is returned unbounded (``weight × n``).
+
+    >>> round(bounded_schema_penalty(-0.5, 1, 0.2), 4), round(bounded_schema_penalty(-0.5, 20, 0.2), 4)
+    (-0.1154, -0.1478)
+    """
+    if n <= 0:
+        return 0.0
+    if weight >= 0:
+        return weight * n
+    bound = SCHEMA_PENALTY_SHARE * max(earned, 0.0)
+    if bound <= 0:
+        return 0.0
+    x = -weight * n
+    return -bound * x / (bound + x)
+
+
+def _warn_once(key: str, message: str, *args: Any) -> None:
+    with _WARNED_LOCK:
+        if key in _WARNED:
+            return
+        _WARNED.add(key)
+    logger.warning(message, *args)
 
 
 @dataclass
@@ -64,6 +115,12 @@ class RewardResult:
     syntax_valid: bool = False
     structural_diff: StructuralDiff | None = None
     syntax_check: SyntaxCheck | None = None
+    invalid: str = ""  # why this sample is no reward (not the policy's fault); "" when it is one
+
+    @property
+    def valid(self) -> bool:
+        """False for a sample that must not train the policy (missing db, failing gold, row cap)."""
+        return not self.invalid
 
     @property
     def components(self) -> dict[str, float]:
@@ -94,6 +151,7 @@ class RewardResult:
             "sql": self.sql,
             "reason": self.reason,
             "syntax_valid": self.syntax_valid,
+            "invalid": self.invalid,
         }
         if self.structural_diff is not None:
             d["structural_diff"] = {
@@ -129,8 +187,9 @@ class EnhancedRewardComputer:
 
     ``baseline_reward_fn`` is any ``(solution_str, ground_truth, **kw) -> float | dict`` (a dict
     must hold ``"score"``); ``None`` means :class:`~sqlr1x.rewards.baseline.SQLR1Baseline` built
-    from ``timeout``, ``empty_result_guard`` and ``db_root``. With an ``SQLR1Baseline`` the batch
-    method executes all queries of a batch in parallel processes, each distinct query once.
+    from ``timeout``, ``empty_result_guard``, ``db_root`` and ``compare_mode`` (``"spider"`` or
+    ``"bird"``). With an ``SQLR1Baseline`` the batch method executes all queries of a batch in
+    parallel processes, each distinct query once.
     """
 
     def __init__(
@@ -149,10 +208,15 @@ class EnhancedRewardComputer:
         executor: SQLiteExecutor | None = None,
         workers: int | None = None,
         prefilled_think: bool = False,
+        compare_mode: str = "spider",
     ) -> None:
         if baseline_reward_fn is None:
             baseline_reward_fn = SQLR1Baseline(
-                timeout=timeout, empty_result_guard=empty_result_guard, executor=executor, db_root=db_root
+                timeout=timeout,
+                empty_result_guard=empty_result_guard,
+                executor=executor,
+                db_root=db_root,
+                compare_mode=compare_mode,
             )
         self.baseline_reward_fn = baseline_reward_fn
         self.enable_enhanced = bool(enable_enhanced)
@@ -294,11 +358,12 @@ class EnhancedRewardComputer:
         ``where[i]``: None (nothing to run), ``(task, k)`` (k-th prediction of the task) or
         ``(task, source)`` with ``source`` the task whose gold slot holds the prediction's result.
         """
-        GoldKey = tuple[str, str, bool]
+        GoldKey = tuple[str, str, bool, str]
         groups: dict[GoldKey, dict[str, None]] = {}
         for job in jobs:
             if job is not None and job.needs_execution:
-                groups.setdefault((job.db_path, job.exec_gold, job.order_matters), {})[job.exec_pred] = None
+                gkey = (job.db_path, job.exec_gold, job.order_matters, job.mode)
+                groups.setdefault(gkey, {})[job.exec_pred] = None
         seen: dict[tuple[str, str], int] = {}
         gold_of: dict[tuple[str, str], GoldKey] = {}
         for gkey, preds in groups.items():
@@ -321,7 +386,9 @@ class EnhancedRewardComputer:
                 local[gkey] = {p: k for k, p in enumerate(mine)}
                 needs_gold = gkey in required or len(mine) < len(preds)
                 task_of[gkey] = len(tasks)
-                tasks.append(MatchTask(gkey[0], gkey[1], tuple(mine), gkey[2], gold_required=needs_gold))
+                tasks.append(
+                    MatchTask(gkey[0], gkey[1], tuple(mine), gkey[2], mode=gkey[3], gold_required=needs_gold)
+                )
             return task_of[gkey]
 
         where: list[tuple | None] = []
@@ -329,7 +396,7 @@ class EnhancedRewardComputer:
             if job is None or not job.needs_execution:
                 where.append(None)
                 continue
-            gkey = (job.db_path, job.exec_gold, job.order_matters)
+            gkey = (job.db_path, job.exec_gold, job.order_matters, job.mode)
             n = group_task(gkey)
             k = local[gkey].get(job.exec_pred)
             if k is None:  # a shared prediction: its result is in the gold slot of task k[1]
@@ -415,6 +482,20 @@ class EnhancedRewardComputer:
         if baseline.get("reason") and baseline.get("status") not in ("match",):
             reasons.append(str(baseline["reason"]))
         reasons += component_reasons
+        status = baseline.get("status")
+        if status in INVALID_STATUSES:
+            # Not the policy's fault: no reward at all, and a WARNING per database naming the path.
+            result.invalid = status
+            result.total = result.baseline_total = 0.0
+            result.schema = result.structural = result.syntax = 0.0
+            path = resolve_db_path(item.db_path, parse_ground_truth(item.ground_truth), self.db_root)
+            _warn_once(
+                f"{status}:{path}",
+                "sample skipped, no reward (%s) for database %s: %s",
+                status,
+                path or "<none>",
+                baseline.get("reason", ""),
+            )
         result.total = result.baseline_total + result.schema + result.structural + result.syntax
         result.reason = "; ".join(dict.fromkeys(r for r in reasons if r))
         if result.reason:
@@ -422,6 +503,32 @@ class EnhancedRewardComputer:
         return result
 
     def _components(self, result: RewardResult, item: _Item, reasons: list[str]) -> None:
+        truth = parse_ground_truth(item.ground_truth)
+        db_path = resolve_db_path(item.db_path, truth, self.db_root)
+        schema, why = coerce_schema(item.schema, db_path) if result.sql is not None else (None, "")
+        self._score_sql(result, truth.sql, schema, reasons)
+        if result.sql is not None and schema is None:
+            reasons.append(f"schema reward skipped: {why}")
+
+    def analyse_sql(self, sql: str | None, gold_sql: str | None, schema: Any = None) -> RewardResult:
+        """The dense terms of one SQL (no execution: ``baseline_total`` is 0), as the reward scores them.
+
+        ``sqlr1x eval`` uses this too, so training and evaluation agree on the syntax check, the
+        structural score (with the schema) and the hallucinations. ``schema``: anything
+        :func:`~sqlr1x.rewards._common.coerce_schema` accepts, or None (no schema term).
+        """
+        sql = sql.strip() if isinstance(sql, str) and sql.strip() else None
+        result = RewardResult(total=0.0, baseline_total=0.0, sql=sql)
+        reasons: list[str] = []
+        schema_obj, why = coerce_schema(schema) if schema is not None else (None, "no schema")
+        if schema is not None and schema_obj is None:
+            reasons.append(f"schema reward skipped: {why}")
+        self._score_sql(result, gold_sql, schema_obj, reasons)
+        result.total = result.schema + result.structural + result.syntax
+        result.reason = "; ".join(dict.fromkeys(r for r in reasons if r))
+        return result
+
+    def _score_sql(self, result: RewardResult, gold_sql: str | None, schema: Any, reasons: list[str]) -> None:
         sql = result.sql
         if sql is None:
             reasons.append("no SQL to analyse")
@@ -434,23 +541,23 @@ class EnhancedRewardComputer:
         result.syntax_check = check
         result.syntax_valid = check.valid
         result.syntax = self.syntax_reward.weight if check.valid else 0.0
-
-        truth = parse_ground_truth(item.ground_truth)
-        db_path = resolve_db_path(item.db_path, truth, self.db_root)
-        schema, why = coerce_schema(item.schema, db_path)
-        if truth.sql is not None and len(truth.sql) <= MAX_ANALYSED_SQL_CHARS:
+        if schema is not None:
+            result.hallucinations = distinct_hallucinations(parsed, schema)
+        if not check.valid:
+            # Broken SQL earns nothing from structure or the schema, even where sqlglot (laxer than
+            # SQLite) parses it: otherwise a broken query could outscore an honest one (R5).
+            reasons.append("invalid syntax: no structural or schema term")
+            return
+        if gold_sql is not None and len(gold_sql) <= MAX_ANALYSED_SQL_CHARS:
             # The schema (when there is one) qualifies unqualified columns of multi-table queries.
-            diff = self.structural_reward.diff(parsed, parse_sql(truth.sql), schema=schema)
+            diff = self.structural_reward.diff(parsed, parse_sql(gold_sql), schema=schema)
             result.structural_diff = diff
             result.structural = diff.score
         else:
             reasons.append("no gold SQL for the structural reward")
-
-        if schema is None:
-            reasons.append(f"schema reward skipped: {why}")
-            return
-        result.hallucinations = distinct_hallucinations(parsed, schema)
-        result.schema = self.schema_reward.score(len(result.hallucinations))
+        result.schema = bounded_schema_penalty(
+            self.schema_reward.weight, len(result.hallucinations), result.syntax + result.structural
+        )
 
     def __repr__(self) -> str:
         return (

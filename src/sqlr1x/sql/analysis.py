@@ -1,10 +1,9 @@
-"""SQL analysis with sqlglot: one cached parse per SQL, schema hallucinations, clause components.
+"""SQL analysis with sqlglot: a facade over parsing (:mod:`sqlr1x.sql.parse`), schema resolution
+(:mod:`sqlr1x.sql.resolve`) and clause components (below).
 
 >>> schema = {"tables": {"employees": {"columns": ["id", "name", "salary", "department"]}}}
 >>> find_hallucinations("SELECT name FROM customers", schema)
 [Hallucination(kind='table', name='customers')]
->>> find_hallucinations('SELECT name FROM employees WHERE name = "John"', schema)
-[]
 >>> sorted(clause_components("SELECT e.name FROM employees AS e WHERE 1 < e.salary").where)
 ['1 < employees.salary']
 """
@@ -14,379 +13,31 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
-from sqlglot.optimizer.scope import Scope, traverse_scope, walk_in_scope
 
+from sqlr1x.sql.parse import DIALECT, ParsedSQL, _parse_cached, parse_sql
+from sqlr1x.sql.resolve import (
+    Hallucination,
+    _cte_column_list,
+    _double_quoted,
+    find_hallucinations,
+    referenced_tables,
+)
 from sqlr1x.sql.schema import Schema
 
 __all__ = [
+    "DIALECT",
     "ClauseComponents",
     "Hallucination",
     "ParsedSQL",
+    "_parse_cached",
     "clause_components",
     "find_hallucinations",
     "parse_sql",
     "referenced_tables",
 ]
-
-DIALECT = "sqlite"
-
-
-# ----------------------------------------------------------------------------- parsing
-@dataclass(frozen=True, eq=False)
-class ParsedSQL:
-    """The result of parsing one SQL string (possibly several statements).
-
-    ``expression`` is the first statement; ``statements`` holds all of them. The objects are shared
-    through the parse cache: never mutate them (``.copy()`` first).
-    """
-
-    sql: str
-    expression: exp.Expression | None
-    error: str | None
-    n_statements: int
-    statements: tuple[exp.Expression, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return self.expression is not None and self.error is None
-
-
-def parse_sql(sql: str | ParsedSQL) -> ParsedSQL:
-    """Parse with sqlglot's SQLite dialect, LRU-cached; never raises.
-
-    >>> parse_sql("SELECT 1; SELECT 2").n_statements, parse_sql("SELEC oops (").ok
-    (2, False)
-    """
-    if isinstance(sql, ParsedSQL):
-        return sql
-    if not isinstance(sql, str):
-        return ParsedSQL("", None, "not a string", 0)
-    return _parse_cached(sql)
-
-
-@lru_cache(maxsize=65536)
-def _parse_cached(sql: str) -> ParsedSQL:
-    try:
-        # `SELECT 1; -- c` parses to [Select, Semicolon]: the trailing comment is not a statement.
-        statements = tuple(
-            s for s in sqlglot.parse(sql, read=DIALECT) if s is not None and not isinstance(s, exp.Semicolon)
-        )
-    except SqlglotError as e:
-        return ParsedSQL(sql, None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", 0)
-    except (RecursionError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
-        # Pathological inputs (deep nesting, odd tokens) can surface as non-sqlglot errors.
-        return ParsedSQL(sql, None, f"{type(e).__name__}: {e}", 0)
-    if not statements:
-        return ParsedSQL(sql, None, "empty", 0)
-    return ParsedSQL(sql, statements[0], None, len(statements), statements)
-
-
-# ----------------------------------------------------------------------- hallucinations
-class Hallucination(NamedTuple):
-    kind: Literal["table", "column"]
-    name: str
-
-
-_REAL, _UNKNOWN, _DERIVED = 0, 1, 2
-_ROWID = frozenset({"rowid", "oid", "_rowid_"})
-
-# (kind, lower-cased column names or None when unknown / anything goes)
-_Source = tuple[int, "frozenset[str] | None"]
-
-
-def find_hallucinations(sql: str | ParsedSQL, schema: Any) -> list[Hallucination]:
-    """Distinct tables and columns referenced by ``sql`` that the schema does not have.
-
-    Semantics (DESIGN.md): a table not in the schema counts once, and columns qualified by it are not
-    counted again. A column counts when it resolves to no source in its scope or an enclosing one
-    (correlated subqueries). CTE names, derived-table and table aliases and SELECT-list aliases are
-    not schema elements. Matching is case-insensitive; an unqualified double-quoted token that
-    resolves to nothing is a string literal (SQLite's rule, used by Spider's ``name = "John"``).
-
-    Decisions: an unqualified column in a scope holding an unknown table, or a derived table/CTE
-    whose columns come from ``*``, is ambiguous and not counted. ``x.col`` with ``x`` in no scope
-    counts the table ``x`` when it is not in the schema, else the column. Columns are reported by
-    name only (``foo`` in two tables is one element). The first spelling is kept; the order is that
-    of the SQL text. ``rowid``/``oid``/``_rowid_`` are columns of every table. Unparseable SQL → [].
-    ``schema`` is anything ``Schema.coerce`` accepts (``SchemaError`` on bad input).
-
-    >>> find_hallucinations("SELECT x.foo, bar FROM employees AS x", {"tables": {"employees": ["id"]}})
-    [Hallucination(kind='column', name='foo'), Hallucination(kind='column', name='bar')]
-    """
-    parsed = parse_sql(sql)
-    if not parsed.ok:
-        return []
-    resolver = _Resolver(Schema.coerce(schema), parsed.sql)
-    for statement in parsed.statements:
-        try:
-            scopes = traverse_scope(statement)
-        except SqlglotError:
-            continue
-        if isinstance(statement, (exp.Update, exp.Delete, exp.Insert)):
-            # sqlglot scopes only the queries inside DML; check the target table and its columns too.
-            scopes.append(Scope(statement))
-        resolver.run(scopes)
-    seen: set[tuple[str, str]] = set()
-    out: list[Hallucination] = []
-    for _, kind, name in sorted(resolver.found, key=lambda f: f[0]):
-        key = (kind, name.lower())
-        if key not in seen:
-            seen.add(key)
-            out.append(Hallucination(kind, name))
-    return out
-
-
-def _cte_column_list(node: exp.Expression) -> list[str]:
-    """The ``c(x, y)`` column list of the CTE around ``node`` (sqlglot scopes a recursive CTE's
-    self-reference as its anchor SELECT, without the list)."""
-    while node is not None and not isinstance(node, exp.CTE):
-        node = node.parent
-    alias = node.args.get("alias") if node is not None else None
-    return [c.name for c in alias.columns] if isinstance(alias, exp.TableAlias) else []
-
-
-def _pos(node: exp.Expression) -> int:
-    return node.meta.get("start", 0) if isinstance(node, exp.Identifier) else 0
-
-
-def _double_quoted(ident: exp.Expression, sql: str) -> bool:
-    if not (isinstance(ident, exp.Identifier) and ident.quoted):
-        return False
-    start = ident.meta.get("start")
-    return start is not None and start < len(sql) and sql[start] == '"'
-
-
-class _Resolver:
-    """Resolves references scope by scope; collects ``(position, kind, name)`` in ``found``."""
-
-    def __init__(self, schema: Schema, sql: str) -> None:
-        self.schema = schema
-        self.sql = sql
-        self.found: list[tuple[int, str, str]] = []
-        self._sources: dict[int, dict[str, _Source]] = {}
-        self._outputs: dict[int, frozenset[str] | None] = {}
-
-    def run(self, scopes: list[Scope]) -> None:
-        for scope in scopes:
-            self.sources(scope)
-        for scope in scopes:
-            self.check_columns(scope)
-
-    def ctes(self, scope: Scope) -> dict[str, Any]:
-        return {k.lower(): v for k, v in scope.cte_sources.items()}
-
-    def sources(self, scope: Scope) -> dict[str, _Source]:
-        """Lower-cased source name → source, for the FROM/JOIN items of ``scope``."""
-        cached = self._sources.get(id(scope))
-        if cached is not None:
-            return cached
-        out: dict[str, _Source] = {}
-        ctes = self.ctes(scope)
-        for name, node in scope.references:
-            key = name.lower()
-            if isinstance(node, exp.Table):
-                ident = node.this
-                if not isinstance(ident, exp.Identifier):  # table-valued function
-                    out[key] = (_DERIVED, None)
-                    continue
-                low = ident.this.lower()
-                cte = ctes.get(low) if not node.args.get("db") else None
-                if cte is not None:
-                    out[key] = (_DERIVED, self.outputs(cte) if isinstance(cte, Scope) else None)
-                elif (table := self.schema.table(low)) is not None:
-                    out[key] = (_REAL, table.lower_column_names)
-                else:
-                    out[key] = (_UNKNOWN, None)
-                    self.found.append((_pos(ident), "table", ident.this))
-            else:
-                child = scope.sources.get(name)
-                out[key] = (_DERIVED, self.outputs(child) if isinstance(child, Scope) else None)
-        self._sources[id(scope)] = out
-        return out
-
-    def outputs(self, scope: Scope) -> frozenset[str] | None:
-        """Column names a CTE/derived table exposes; None when unknown (``*``)."""
-        if id(scope) in self._outputs:
-            return self._outputs[id(scope)]
-        result: frozenset[str] | None
-        outer = scope.outer_columns or (_cte_column_list(scope.expression) if scope.is_cte else [])
-        if outer:
-            result = frozenset(c.lower() for c in outer)
-        else:
-            node = (
-                scope.expression.unnest() if isinstance(scope.expression, exp.Subquery) else scope.expression
-            )
-            while isinstance(node, exp.SetOperation):
-                node = node.this.unnest() if isinstance(node.this, exp.Subquery) else node.this
-            result = None
-            if isinstance(node, exp.Select):
-                names = []
-                for item in node.expressions:
-                    if isinstance(item, exp.Star) or (
-                        isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
-                    ):
-                        names = None
-                        break
-                    names.append(item.alias_or_name.lower())
-                result = None if names is None else frozenset(names)
-        self._outputs[id(scope)] = result
-        return result
-
-    def chain(self, scope: Scope) -> list[Scope]:
-        """The scopes whose sources a column of ``scope`` may name, innermost first.
-
-        SQLite resolves names in enclosing queries from any nested query (correlation, even from a
-        FROM subquery or CTE), except that a FROM subquery or CTE cannot see the query it feeds:
-        ``SELECT * FROM (SELECT nme FROM t)`` is "no such column: nme", although the outer query's
-        source exposes ``nme``. The ORDER BY / LIMIT terms of a set operation resolve in its arms.
-        """
-        out = [scope]
-        arms = list(scope.set_operation_scopes)
-        while arms:
-            arm = arms.pop(0)
-            out.append(arm)
-            arms.extend(arm.set_operation_scopes)
-        s: Scope | None = scope
-        while s is not None:
-            parent = s.parent
-            if parent is not None and (s.is_derived_table or s.is_cte):
-                parent = parent.parent
-            if parent is not None:
-                out.append(parent)
-            s = parent
-        return out
-
-    def lookup(self, chain: list[Scope], qualifier: str) -> _Source | None:
-        for s in chain:
-            src = self.sources(s).get(qualifier)
-            if src is not None:
-                return src
-        return None
-
-    def report_qualifier(
-        self, chain: list[Scope], table_ident: exp.Expression, column: exp.Column | None
-    ) -> None:
-        """``q.col`` where ``q`` is no source in scope."""
-        q = table_ident.name
-        low = q.lower()
-        if self.schema.has_table(low) or low in self.ctes(chain[0]):
-            if column is not None:
-                self.found.append((_pos(column.this), "column", column.name))
-        else:
-            self.found.append((_pos(table_ident), "table", q))
-
-    def check_columns(self, scope: Scope) -> None:
-        chain: list[Scope] | None = None
-        select_aliases: set[str] | None = None
-        expression = scope.expression
-        for node in walk_in_scope(expression):
-            if type(node) is not exp.Column:
-                continue
-            if chain is None:
-                chain = self.chain(scope)
-            qualifier = node.args.get("table")
-            ident = node.this
-            if isinstance(ident, exp.Star):
-                if qualifier is not None and self.lookup(chain, qualifier.name.lower()) is None:
-                    self.report_qualifier(chain, qualifier, None)
-                continue
-            if not isinstance(ident, exp.Identifier):
-                continue
-            col = ident.this.lower()
-            if qualifier is not None and qualifier.name:
-                src = self.lookup(chain, qualifier.name.lower())
-                if src is None:
-                    self.report_qualifier(chain, qualifier, node)
-                elif src[1] is not None and col not in src[1] and not (src[0] == _REAL and col in _ROWID):
-                    self.found.append((_pos(ident), "column", ident.this))
-                continue
-            if self.resolves(chain, col):
-                continue
-            if select_aliases is None:
-                select_aliases = self.select_aliases(chain)
-            if col in select_aliases or _double_quoted(ident, self.sql):
-                continue
-            self.found.append((_pos(ident), "column", ident.this))
-        if isinstance(expression, exp.Select):
-            self.check_using(scope, expression)
-        elif isinstance(expression, exp.Insert) and isinstance(expression.this, exp.Schema):
-            self.check_insert_columns(scope, expression.this)
-
-    def resolves(self, chain: list[Scope], col: str) -> bool:
-        for s in chain:
-            srcs = self.sources(s)
-            for kind, cols in srcs.values():
-                if cols is None or col in cols or (kind == _REAL and col in _ROWID):
-                    return True  # found, or ambiguous (unknown table / star-derived source)
-        return False
-
-    def select_aliases(self, chain: list[Scope]) -> set[str]:
-        out: set[str] = set()
-        for s in chain:
-            if isinstance(s.expression, exp.Select):
-                out.update(e.alias.lower() for e in s.expression.expressions if isinstance(e, exp.Alias))
-        return out
-
-    def check_insert_columns(self, scope: Scope, target: exp.Schema) -> None:
-        """``INSERT INTO t (a, b)``: the column list holds bare identifiers, not Column nodes."""
-        table = target.this
-        if not isinstance(table, exp.Table):
-            return
-        src = self.sources(scope).get(table.alias_or_name.lower())
-        if src is None or src[1] is None:
-            return
-        for ident in target.expressions:
-            low = ident.name.lower() if isinstance(ident, exp.Identifier) else None
-            if low is not None and low not in src[1] and low not in _ROWID:
-                self.found.append((_pos(ident), "column", ident.name))
-
-    def check_using(self, scope: Scope, select: exp.Select) -> None:
-        srcs = self.sources(scope)
-        for join in select.args.get("joins") or []:
-            using = join.args.get("using")
-            if not using:
-                continue
-            src = srcs.get(join.this.alias_or_name.lower())
-            if src is None or src[1] is None:
-                continue
-            for ident in using:
-                name = ident.name
-                if name.lower() not in src[1]:
-                    self.found.append(
-                        (_pos(ident.this if isinstance(ident, exp.Column) else ident), "column", name)
-                    )
-
-
-def referenced_tables(sql: str | ParsedSQL) -> set[str]:
-    """Lower-cased names of real tables the SQL reads (CTE names excluded).
-
-    >>> sorted(referenced_tables("WITH c AS (SELECT * FROM a) SELECT * FROM c JOIN B ON 1"))
-    ['a', 'b']
-    """
-    parsed = parse_sql(sql)
-    out: set[str] = set()
-    if not parsed.ok:
-        return out
-    for statement in parsed.statements:
-        try:
-            scopes = traverse_scope(statement)
-        except SqlglotError:
-            continue
-        if not scopes:
-            out.update(t.name.lower() for t in statement.find_all(exp.Table) if t.name)
-        for scope in scopes:
-            ctes = {k.lower() for k in scope.cte_sources}
-            for _, node in scope.references:
-                if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
-                    low = node.name.lower()
-                    if node.args.get("db") or low not in ctes:
-                        out.add(low)
-    return out
 
 
 # ------------------------------------------------------------------- clause components
