@@ -43,7 +43,7 @@ DEMO_DBS = ROOT / "src" / "sqlr1x" / "data" / "demo" / "databases"
 RUNNABLE = {"python": "run", "bash": "check", "sh": "check", "shell": "check"}
 MARKER = re.compile(r"^<!--\s*docs-test:\s*(\w+)\b.*-->\s*$")
 FENCE = re.compile(r"^```(\S*)\s*$")
-REPO_PATH = re.compile(r"^(configs|src|tests|benchmarks|docs|extensions)/[\w./-]*$")
+REPO_PATH = re.compile(r"^(configs|src|tests|benchmarks|docs|extensions|examples)/[\w./-]*$")
 TIMEOUT = {"python": 180, "bash": 300}
 
 
@@ -321,6 +321,7 @@ def test_getting_started_and_configuration_are_linked_from_the_readme() -> None:
         ["make", "no-such-target"],
         ["sqlr1x", "train", "--config", "configs/no_such.yaml"],
         ["python", "-m", "x", "reward.custom_reward_function.path=src/sqlr1x/no_such.py"],
+        ["bash", "examples/no_such.sh"],
     ],
 )
 def test_check_command_rejects_what_does_not_exist(argv: list[str]) -> None:
