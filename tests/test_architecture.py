@@ -32,6 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     "experiments": {"sql", "db", "rewards", "data", "integrations", "models", "config", "eval", "train"},
 }
 TOP = {"commands", "cli", "__main__", "__init__"}
+# modules that sit in a layer of another name
+LAYER_OF = {"config_doc": "config"}
 
 
 def _module_name(path: Path) -> str:
@@ -85,7 +87,7 @@ def _layer(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1:
         return "__init__"
-    return parts[1]
+    return LAYER_OF.get(parts[1], parts[1])
 
 
 def _graph() -> dict[str, dict[str, int]]:
