@@ -25,9 +25,10 @@ GOLD = "SELECT name FROM employees WHERE salary > 100"
 PRED_LIMIT = 0.1  # seconds a prediction may run
 GOLD_TIMEOUT = 2.0
 # Per call: the target is limit + 0.1 s. Execution meets it (the watchdog interrupts between
-# rows); the reward computer's SQL analysis of 3 000 nested subqueries alone takes ~3 s, so the
-# assertion is the default computer's promise (no hostile completion over 10 s) and the slowest
-# calls are printed.
+# rows), and nesting deeper than SQLite parses is refused before sqlglot builds a tree (it used to
+# take ~3 s for 3 000 nested subqueries). A wall-clock bound that tight would be a flaky unit test on
+# a loaded machine, so the assertion is the default computer's promise (no hostile completion over
+# 10 s) and the slowest calls are printed (measured 2026-11-30: slowest 0.185 s, 0 calls over 0.2 s).
 CALL_BOUND = 10.0
 ABSOLUTE_PATHS = [
     Path("/tmp/sqlr1x_adversarial_vacuum.sqlite"),

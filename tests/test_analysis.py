@@ -583,3 +583,22 @@ def test_schema_cache_is_per_schema_key():
     assert clause_components(SINGER_PRED, schema=Schema.coerce(SINGER_SCHEMA)) is clause_components(
         SINGER_PRED, schema=Schema.coerce(SINGER_SCHEMA)
     )
+
+
+def test_nesting_deeper_than_sqlite_accepts_is_refused_before_parsing():
+    import sqlite3
+
+    from sqlr1x.sql.parse import MAX_NESTING, nesting_depth
+
+    deep = "SELECT * FROM " + "(SELECT * FROM " * 3000 + "t" + ")" * 3000
+    parsed = parse_sql(deep)
+    assert not parsed.ok and "nesting deeper" in parsed.error and nesting_depth(deep) == 3000
+    # the bound is above what SQLite itself parses, so no query SQLite runs is refused
+    at_bound = "SELECT " + "(" * MAX_NESTING + "1" + ")" * MAX_NESTING
+    assert parse_sql(at_bound).ok
+    con = sqlite3.connect(":memory:")
+    with pytest.raises(sqlite3.OperationalError, match="parser stack overflow"):
+        con.execute("EXPLAIN " + at_bound)
+    # many parentheses side by side are not nesting
+    wide = "SELECT " + " + ".join(["(1)"] * (MAX_NESTING * 2))
+    assert parse_sql(wide).ok

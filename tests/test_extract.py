@@ -108,22 +108,40 @@ def test_non_strings(value):
     assert (e.sql, e.format_ok, e.reason, e.response) == (None, False, "not a string", "")
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "```sql" * 200_000,
-        "<think>" * 150_000,
-        "`" * 1_000_000,
-        "select " * 150_000,
-        "<answer>" + "```" * 300_000,
-        "<think>" + "a" * 1_000_000 + "</think><answer>```sql\nSELECT 1\n```</answer>",
-    ],
-)
-def test_megabyte_inputs_are_linear(text):
-    start = time.perf_counter()
-    extract_answer(text)
-    extract_answer(text, prefilled_think=True)
-    assert time.perf_counter() - start < 1.0
+MEGABYTE_INPUTS = [
+    ("```sql", 200_000),
+    ("<think>", 150_000),
+    ("`", 1_000_000),
+    ("select ", 150_000),
+]
+
+
+def _best_of(runs: int, fn) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize(("unit", "count"), MEGABYTE_INPUTS)
+def test_megabyte_inputs_are_linear(unit, count):
+    """Time grows linearly with the input (a backtracking regex would be quadratic): 10× the text may
+    take at most 30× the time. A ratio in one process, best of 3, so machine load does not decide it."""
+
+    def run(text):
+        return lambda: (extract_answer(text), extract_answer(text, prefilled_think=True))
+
+    small, big = unit * (count // 10), unit * count
+    assert _best_of(3, run(big)) < 30 * max(_best_of(3, run(small)), 1e-4)
+
+
+def test_megabyte_think_and_answer_markers_are_scored():
+    text = "<think>" + "a" * 1_000_000 + "</think><answer>```sql\nSELECT 1\n```</answer>"
+    assert (extract_answer(text).sql, extract_answer(text).format_ok) == ("SELECT 1", True)
+    fences = extract_answer("<answer>" + "```" * 300_000)  # 900 KB of empty fences: no SQL, no hang
+    assert (fences.sql, fences.format_ok, fences.reason) == (None, False, "missing <think>")
 
 
 TOKENS = st.sampled_from(
