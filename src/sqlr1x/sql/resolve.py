@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Any, Literal, NamedTuple
 
 from sqlglot import exp
@@ -34,11 +35,23 @@ class Hallucination(NamedTuple):
     name: str
 
 
-_REAL, _UNKNOWN, _DERIVED = 0, 1, 2
-_ROWID = frozenset({"rowid", "oid", "_rowid_"})
+class SourceKind(enum.Enum):
+    """What a name in a FROM clause stands for."""
 
-# (kind, lower-cased column names or None when unknown / anything goes)
-_Source = tuple[int, "frozenset[str] | None"]
+    REAL = "real"  # a table of the schema
+    UNKNOWN = "unknown"  # a table the schema does not have (a hallucination)
+    DERIVED = "derived"  # a CTE or a derived table
+
+
+class _Source(NamedTuple):
+    """One FROM source: its kind and its lower-cased column names (None: unknown, anything goes)."""
+
+    kind: SourceKind
+    columns: frozenset[str] | None
+
+
+_REAL, _UNKNOWN, _DERIVED = SourceKind.REAL, SourceKind.UNKNOWN, SourceKind.DERIVED
+_ROWID = frozenset({"rowid", "oid", "_rowid_"})
 
 
 def find_hallucinations(sql: str | ParsedSQL, schema: Any) -> list[Hallucination]:
@@ -199,20 +212,20 @@ class _Resolver:
             if isinstance(node, exp.Table):
                 ident = node.this
                 if not isinstance(ident, exp.Identifier):  # table-valued function
-                    out[key] = (_DERIVED, None)
+                    out[key] = _Source(_DERIVED, None)
                     continue
                 low = ident.this.lower()
                 cte = ctes.get(low) if not node.args.get("db") else None
                 if cte is not None:
-                    out[key] = (_DERIVED, self.outputs(cte) if isinstance(cte, Scope) else None)
+                    out[key] = _Source(_DERIVED, self.outputs(cte) if isinstance(cte, Scope) else None)
                 elif (table := self.schema.table(low)) is not None:
-                    out[key] = (_REAL, table.lower_column_names)
+                    out[key] = _Source(_REAL, table.lower_column_names)
                 else:
-                    out[key] = (_UNKNOWN, None)
+                    out[key] = _Source(_UNKNOWN, None)
                     self.found.append((_pos(ident), "table", ident.this))
             else:
                 child = scope.sources.get(name)
-                out[key] = (_DERIVED, self.outputs(child) if isinstance(child, Scope) else None)
+                out[key] = _Source(_DERIVED, self.outputs(child) if isinstance(child, Scope) else None)
         self._sources[id(scope)] = out
         return out
 
@@ -309,7 +322,11 @@ class _Resolver:
                 src = self.lookup(chain, qualifier.name.lower())
                 if src is None:
                     self.report_qualifier(chain, qualifier, node)
-                elif src[1] is not None and col not in src[1] and not (src[0] == _REAL and col in _ROWID):
+                elif (
+                    src.columns is not None
+                    and col not in src.columns
+                    and not (src.kind is _REAL and col in _ROWID)
+                ):
                     self.found.append((_pos(ident), "column", ident.this))
                 continue
             if self.resolves(chain, col):
@@ -347,13 +364,13 @@ class _Resolver:
         is the table the one error, and its columns are not counted again.
         """
         own = [kind for kind, _ in self.sources(chain[0]).values()]
-        if own and all(kind == _UNKNOWN for kind in own):
+        if own and all(kind is _UNKNOWN for kind in own):
             return True
         for s in chain:
             for kind, cols in self.sources(s).values():
-                if kind == _UNKNOWN:
+                if kind is _UNKNOWN:
                     continue
-                if cols is None or col in cols or (kind == _REAL and col in _ROWID):
+                if cols is None or col in cols or (kind is _REAL and col in _ROWID):
                     return True  # found, or ambiguous (star-derived source)
         return False
 
@@ -370,11 +387,11 @@ class _Resolver:
         if not isinstance(table, exp.Table):
             return
         src = self.sources(scope).get(table.alias_or_name.lower())
-        if src is None or src[1] is None:
+        if src is None or src.columns is None:
             return
         for ident in target.expressions:
             low = ident.name.lower() if isinstance(ident, exp.Identifier) else None
-            if low is not None and low not in src[1] and low not in _ROWID:
+            if low is not None and low not in src.columns and low not in _ROWID:
                 self.found.append((_pos(ident), "column", ident.name))
 
     def check_using(self, scope: Scope, select: exp.Select) -> None:
@@ -384,11 +401,11 @@ class _Resolver:
             if not using:
                 continue
             src = srcs.get(join.this.alias_or_name.lower())
-            if src is None or src[1] is None:
+            if src is None or src.columns is None:
                 continue
             for ident in using:
                 name = ident.name
-                if name.lower() not in src[1]:
+                if name.lower() not in src.columns:
                     self.found.append(
                         (_pos(ident.this if isinstance(ident, exp.Column) else ident), "column", name)
                     )
