@@ -72,6 +72,11 @@ def _print_summary(result: Any, paths: dict[str, Path], out: Path) -> None:
             cells.append("n/a" if not m["n"] else f"{m['mean']:.3f} [{m['ci_low']:.3f},{m['ci_high']:.3f}]")
         arrow = " ↓" if name in LOWER_IS_BETTER else ""
         print(f"{name + arrow:<{width}}" + "".join(f"{c:>24}" for c in cells))
+    from sqlr1x.eval.shape import format_table
+
+    if result.metrics[result.primary].get("shape"):
+        print(f"query shape ({result.primary}):")
+        print("\n".join("  " + line for line in format_table(result.metrics[result.primary]["shape"])))
     status = result.metrics[result.primary]["status"]
     failed = {k: v for k, v in status.items() if k != "ok" and v}
     if failed:

@@ -185,7 +185,7 @@ def run_training(
     validate_before: bool = True,
 ) -> dict[str, Any]:
     """SFT (when ``sft.enabled``) → validation → GRPO → summary. Returns the summary dict."""
-    from sqlr1x.train.callbacks import ProgressBarCallback, read_metrics
+    from sqlr1x.train.callbacks import ProgressBarCallback, QueryShapeMonitor, read_metrics
     from sqlr1x.train.grpo import load_policy, run_grpo
     from sqlr1x.train.summary import plot_rewards, print_summary, summarize, write_summary
     from sqlr1x.train.validation import ValidationCallback
@@ -257,6 +257,7 @@ def run_training(
             examples=train,
             resume=resume if resuming else None,
             callbacks=callbacks,
+            monitors=[QueryShapeMonitor()],
         )
         timings["grpo_s"] = time.time() - t
         if result.resumed_from is not None:
