@@ -57,6 +57,12 @@ class RewardConfig(_Strict):
     structural_where_weight: float = 0.3
     structural_join_weight: float = 0.2
     syntax_weight: float = 0.2
+    baseline: Literal["sqlr1", "arctic_exec", "row_overlap"] = Field(
+        "sqlr1",
+        description="baseline term: SQL-R1's reward; arctic_exec: 1 correct / 0.1 executes / 0 "
+        "(Arctic-Text2SQL-R1); row_overlap: 1 correct / 0.1 + 0.5 x row F1 when it executes "
+        "(Think2SQL-style) -- sqlr1x.rewards.exec_only",
+    )
     # SQL-R1 baseline options
     exec_timeout: float = Field(30.0, gt=0, description="seconds per SQL execution (SQL-R1: 30)")
     empty_result_guard: bool = Field(False, description="no credit when gold and prediction are both empty")
@@ -102,6 +108,9 @@ class OptimizationConfig(_Strict):
     beta: float = Field(0.0, ge=0)
     epsilon: float = Field(0.2, gt=0)
     loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "dapo"
+    mask_truncated_completions: bool = Field(
+        False, description="completions cut at max_response_length get no loss (TRL, DAPO)"
+    )
     lora: LoraConfigModel = Field(default_factory=LoraConfigModel)
     optimizer: Literal["adamw", "adamw_8bit"] = "adamw"
     weight_decay: float = Field(0.0, ge=0)

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from sqlr1x.rewards._common import LRU, as_text
 from sqlr1x.rewards.computer import EnhancedRewardComputer, RewardResult
+from sqlr1x.rewards.exec_only import baseline_from_config
 
 logger = logging.getLogger("sqlr1x.rewards")
 
@@ -232,6 +233,11 @@ def make_computer(reward_config: Any = None, **overrides: Any) -> EnhancedReward
         return overrides.get(name, _option(reward_config, name, default))
 
     return EnhancedRewardComputer(
+        baseline_reward_fn=baseline_from_config(
+            str(opt("baseline", "sqlr1")),
+            timeout=float(opt("exec_timeout", 30.0)),
+            db_root=opt("db_root", None),
+        ),
         enable_enhanced=bool(opt("enable_enhanced", True)),
         schema_weight=float(opt("schema_weight", -0.5)),
         structural_select_weight=float(opt("structural_select_weight", 0.3)),

@@ -191,6 +191,7 @@ def build_grpo_args(
         beta=opt.beta,
         epsilon=opt.epsilon,
         loss_type=opt.loss_type,
+        mask_truncated_completions=opt.mask_truncated_completions,
         learning_rate=opt.learning_rate,
         weight_decay=opt.weight_decay,
         max_grad_norm=opt.max_grad_norm,
