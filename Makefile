@@ -28,8 +28,8 @@ demo: $(STAMP)
 	$(BIN)/python train_colab.py --model tiny --config configs/demo.yaml --output-dir outputs/demo --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests extensions benchmarks train_colab.py
-	$(BIN)/ruff format --check src tests extensions benchmarks train_colab.py
+	$(BIN)/ruff check src tests extensions benchmarks tools train_colab.py
+	$(BIN)/ruff format --check src tests extensions benchmarks tools train_colab.py
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
