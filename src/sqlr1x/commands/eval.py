@@ -100,6 +100,12 @@ def run_eval(args: argparse.Namespace) -> int:
         print("sqlr1x eval: pass exactly one of --model and --predictions", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
+    if args.model:
+        from sqlr1x.train.pipeline import configure_cpu_threads
+
+        # one torch thread on CPU: with two, a shared 2-core machine spent > 8 min on the demo eval
+        # instead of 51 s (OpenMP threads spin-waiting for a descheduled partner)
+        configure_cpu_threads()
     examples = load_spec(args.dataset, limit=args.limit)
     out = Path(args.out) if args.out else Path("outputs") / _model_name(args) / "eval"
     run = {"name": _model_name(args), "dataset": args.dataset}
