@@ -40,9 +40,9 @@ def answer(sql: str) -> str:
     [
         (GOLD, 1.0, "match"),
         ("SELECT e.name FROM emp AS e WHERE e.dept IN ('y')", 1.0, "match"),  # equivalent rewrite
-        ("SELECT name FROM emp", 0.1, "executes"),  # the collapse query: executes, wrong
+        ("SELECT name FROM emp", 0.1, "mismatch"),  # the collapse query: executes, wrong
         ("SELECT nme FROM emp", 0.0, "exec_error"),
-        ('SELECT name FROM emp WHERE dept = "nosuchcol"', 0.1, "executes"),  # literal position: a string
+        ('SELECT name FROM emp WHERE dept = "nosuchcol"', 0.1, "mismatch"),  # literal position: a string
         ('SELECT "nosuchcol" FROM emp', 0.0, "hallucinated"),  # runs only as a string constant
         ("", 0.0, "no_sql"),
     ],
@@ -50,6 +50,7 @@ def answer(sql: str) -> str:
 def test_arctic_exec_reward(db, sql, score, status):
     out = ExecutionOnlyReward(timeout=5.0)(answer(sql), GOLD, db_path=db)
     assert (out["score"], out["status"]) == (score, status)
+    assert out["format"] == 1.0
 
 
 def test_not_the_policys_fault_is_zero_with_a_status(db, tmp_path):
@@ -107,6 +108,9 @@ def test_config_baseline_choice_reaches_the_computer(db):
     for sql, total in ((GOLD, 1.0), ("SELECT name FROM emp", 0.1), ("SELECT nme FROM emp", 0.0)):
         result = computer.compute_reward(answer(sql), GOLD, db_path=db)
         assert result.total == pytest.approx(total) and result.baseline_total == pytest.approx(total)
+    wrong = computer.compute_reward(answer("SELECT name FROM emp"), GOLD, db_path=db)
+    assert wrong.executable and not wrong.correct and wrong.format_ok  # the trainer's rates read it
+    assert not computer.compute_reward("SELECT name FROM emp", GOLD, db_path=db).format_ok
     funcs, weights = make_reward_funcs(config.reward)
     scores = funcs[0](prompts=["p"], completions=[answer(GOLD)], gold_sql=[GOLD], db_path=[db])
     assert scores == [1.0]

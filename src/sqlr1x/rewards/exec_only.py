@@ -13,7 +13,9 @@
 Both share SQL-R1's post-processing: the answer is extracted from ``<think>…<answer>```sql…```
 </answer>`` by :func:`sqlr1x.sql.extract.extract_answer` (the format itself is not paid), the
 match is Spider's (:func:`sqlr1x.db.compare.execution_match`) or BIRD's (``mode="bird"``), and the
-SQL runs through the guarded executor. What is not the policy's fault — no database, a failing
+SQL runs through the guarded executor. The returned dict uses SQL-R1's status words (``match``,
+``mismatch`` = executes with a different result, ``exec_error``, ``no_sql``) so the trainer's
+execution and accuracy rates read it as they read SQL-R1's. What is not the policy's fault — no database, a failing
 gold, a result cut by the row cap — scores 0 with a ``status`` saying why (``missing_db``,
 ``gold_error``, ``truncated``), as :class:`~sqlr1x.rewards.baseline.SQLR1Baseline` reports it. A
 query that executes only because SQLite read an unknown double-quoted name as a string (a
@@ -190,10 +192,17 @@ class ExecutionOnlyReward:
 
     def _score(self, solution_str: Any, ground_truth: Any, db_path: str | None, prefilled: bool) -> dict:
         text, _ = as_text(solution_str)
-        sql = extract_answer(text, prefilled_think=prefilled).sql
+        ext = extract_answer(text, prefilled_think=prefilled)
+        sql = ext.sql
         truth = parse_ground_truth(ground_truth)
         db = resolve_db_path(db_path, truth, self.db_root)
-        out: dict[str, Any] = {"score": 0.0, "sql": sql, "status": "no_sql"}
+        # "format" is reported, not paid (±1 as SQL-R1 writes it, so the trainer's format-ok rate works)
+        out: dict[str, Any] = {
+            "score": 0.0,
+            "sql": sql,
+            "status": "no_sql",
+            "format": 1.0 if ext.format_ok else -1.0,
+        }
         if not sql:
             return out
         if not truth.sql:
@@ -215,7 +224,7 @@ class ExecutionOnlyReward:
             return out | {"status": "hallucinated"}
         if execution_match(sql, truth.sql, db, self.mode, executor=self.executor):
             return out | {"score": self.correct, "status": "match"}
-        return out | {"score": self.partial(pred.rows, gold.rows), "status": "executes"}
+        return out | {"score": self.partial(pred.rows, gold.rows), "status": "mismatch"}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(correct={self.correct}, executes={self.executes}, mode={self.mode!r})"
