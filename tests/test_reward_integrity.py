@@ -235,6 +235,20 @@ def test_result_cut_by_the_row_cap_is_no_reward(employees_db):
     assert r.invalid == "truncated" and r.total == 0.0
 
 
+def test_a_prediction_alone_over_the_row_cap_is_a_mismatch_in_spider_mode(employees_db):
+    """The gold fits under the cap and the prediction does not: as bags they differ (the policy's fault)."""
+    baseline = SQLR1Baseline(max_rows=3)
+    computer = EnhancedRewardComputer(baseline_reward_fn=baseline)
+    bomb = "SELECT a.name FROM employees a, employees b"
+    r = computer.compute_reward(wrap(bomb), "SELECT name FROM employees LIMIT 2", db_path=employees_db)
+    assert r.baseline["status"] == "mismatch" and "truncated" in r.baseline["reason"]
+    assert r.valid and r.baseline_total == 0.0
+    # BIRD compares sets: the cut rows might all be duplicates of the gold's, so it is not comparable
+    bird = EnhancedRewardComputer(baseline_reward_fn=SQLR1Baseline(max_rows=3, compare_mode="bird"))
+    r = bird.compute_reward(wrap(bomb), "SELECT name FROM employees LIMIT 2", db_path=employees_db)
+    assert r.invalid == "truncated" and r.total == 0.0
+
+
 def test_predictions_cut_by_the_batch_deadline_are_no_reward(employees_db):
     """A query the batch deadline stopped may be an innocent one queued behind slow ones: no reward."""
     from sqlr1x.db.executor import PredictionLimit

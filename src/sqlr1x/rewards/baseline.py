@@ -35,10 +35,11 @@ Deviations from upstream, where upstream is buggy (each pinned by a test in
     string (``SELECT name, "pay" FROM employees``) earns no execution credit: status
     ``quoted_identifier``, scored like a failing prediction (format +1, exec -2).
 (h) what is not the policy's fault is no reward: a missing database (``missing_db``), no gold
-    (``no_gold``), a failing or timed-out gold (``gold_error`` / ``gold_timeout``) and a result
-    cut at the row cap (``truncated``), and a prediction the batch deadline stopped before it ran
-    (``deadline``) are :data:`INVALID_STATUSES`; the reward computer turns
-    them into a flagged, reward-free sample (TRL: ``None``; verl: 0 with ``invalid = 1``).
+    (``no_gold``), a failing or timed-out gold (``gold_error`` / ``gold_timeout``), a result cut
+    at the row cap (``truncated``: the gold's, or in BIRD's set mode the prediction's; in Spider
+    mode a prediction whose result alone overflows the cap is a plain mismatch), and a prediction
+    the batch deadline stopped (``deadline``) are :data:`INVALID_STATUSES`; the reward computer
+    turns them into a flagged, reward-free sample (TRL: ``None``; verl: 0 with ``invalid = 1``).
 
 Also: each query runs on the given database only (upstream also runs it on every other
 ``.sqlite`` file in the same folder, which matters only for Spider's test-suite databases).
@@ -308,13 +309,26 @@ class SQLR1Baseline:
                 sql=sql,
                 gold_error=error,
             )
-        if pred.truncated or gold.truncated:
+        if gold.truncated or (pred.truncated and job.mode == "bird"):
+            # The gold's own result is incomplete, or BIRD's set rule cannot tell whether the
+            # prediction's extra rows are duplicates: not comparable, and not the policy's fault.
             which = "gold" if gold.truncated else "prediction"
             return _breakdown(
                 "truncated",
                 f"{which} result cut at the row cap on {job.db_path}: not comparable",
                 fmt=FORMAT_REWARD,
                 ex=EXEC_REWARD,
+                sql=sql,
+            )
+        if pred.truncated:
+            # The gold's result fits under the cap and the prediction's does not: as bags of rows
+            # (Spider) or row lists they cannot be equal, so this is a plain mismatch.
+            return _breakdown(
+                "mismatch",
+                "result differs from gold: the prediction's result was truncated at the row cap, the gold's was not",
+                fmt=FORMAT_REWARD,
+                ex=EXEC_REWARD,
+                res=-RESULT_REWARD,
                 sql=sql,
             )
         truncated = ""
