@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test demo lint bench clean verl-check gpu-check gpu-wheels
+.PHONY: install test demo demo-long lint bench clean verl-check gpu-check gpu-wheels
 
 install: $(STAMP)
 
@@ -24,8 +24,12 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest tests src/sqlr1x --doctest-modules -n 2 -q
 
+# Offline CPU demo, <= 5 min on 2 idle cores; demo-long (<= 20 min) trains longer (docs/training.md).
 demo: $(STAMP)
 	$(BIN)/python train_colab.py --model tiny --config configs/demo.yaml --output-dir outputs/demo --demo
+
+demo-long: $(STAMP)
+	$(BIN)/python train_colab.py --model tiny --config configs/demo-long.yaml --output-dir outputs/demo-long --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests extensions benchmarks tools train_colab.py

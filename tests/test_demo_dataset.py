@@ -8,8 +8,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from tools.make_demo_data import generate_demo
 
-from sqlr1x.data import demo_path, generate_demo, load_spec
+from sqlr1x.data import demo_path, load_spec
 from sqlr1x.db.executor import execute
 
 DEMO = demo_path()

@@ -60,8 +60,14 @@ def test_demo_pipeline_short(tmp_path):
         "sqlr1x/syntax_valid_rate",
         "completions/mean_length",
         "learning_rate",
+        "shape/where/pred",
+        "shape/where/gold",
+        "shape/length_ratio",
+        "shape/collapsed",
     ):
         assert key in grpo[-1], key
+    assert all(0.0 <= r["shape/join/pred"] <= 1.0 for r in grpo)
+    assert "rewards/query_shape/mean" not in grpo[-1]  # the monitor scores nothing
     evals = [r for r in rows if r["phase"] == "eval"]
     assert [r["step"] for r in evals] == [0, 2, 4]
     assert 0.0 <= evals[-1]["eval/execution_accuracy"] <= 1.0 and evals[-1]["eval/n"] == 8
@@ -70,6 +76,9 @@ def test_demo_pipeline_short(tmp_path):
     assert json.loads((out / "summary.json").read_text())["rewards"] == summary["rewards"]
     assert set(summary["validation"]) >= {"execution_accuracy", "hallucination_rate", "syntax_error_rate"}
     assert summary["rewards"]["reward"]["n"] == 4
+    assert all("eval/shape/where/pred" in r for r in evals)
+    shape = summary["shape"]["clauses"]["where"]
+    assert {"train_start", "train_end", "train_gold", "dev_before", "dev_after", "dev_gold"} <= set(shape)
 
 
 def test_summary_start_end_and_moving_average():

@@ -89,6 +89,9 @@ class OptimizationConfig(_Strict):
     beta: float = Field(0.0, ge=0)
     epsilon: float = Field(0.2, gt=0)
     loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "dapo"
+    mask_truncated_completions: bool = Field(
+        False, description="completions cut at max_response_length get no loss (TRL, DAPO)"
+    )
     lora: LoraConfigModel = Field(default_factory=LoraConfigModel)
     optimizer: Literal["adamw", "adamw_8bit"] = "adamw"
     weight_decay: float = Field(0.0, ge=0)

@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -194,11 +195,16 @@ def cmd_export_verl(args: argparse.Namespace) -> int:
 
 
 def cmd_make_demo(args: argparse.Namespace) -> int:
-    from sqlr1x.data.demo_gen import demo_path, generate_demo
+    # the generator is a build tool outside the package (tools/make_demo_data.py in a source checkout)
+    import importlib.util
+    from pathlib import Path
 
-    counts = generate_demo(args.out)
-    print(
-        f"demo dataset in {args.out or demo_path()}: {counts['databases']} databases, "
-        f"{counts['train']} train / {counts['dev']} dev examples"
-    )
-    return 0
+    tool = Path(__file__).resolve().parents[3] / "tools" / "make_demo_data.py"
+    if not tool.is_file():
+        print(f"make-demo needs a source checkout: {tool} not found", file=sys.stderr)
+        return 2
+    spec = importlib.util.spec_from_file_location("make_demo_data", tool)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module.main(["--out", str(args.out)] if args.out else [])

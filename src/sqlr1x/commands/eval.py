@@ -70,6 +70,11 @@ def _print_summary(result: Any, paths: dict[str, Path], out: Path) -> None:
             cells.append("n/a" if not m["n"] else f"{m['mean']:.3f} [{m['ci_low']:.3f},{m['ci_high']:.3f}]")
         arrow = " ↓" if name in LOWER_IS_BETTER else ""
         print(f"{name + arrow:<{width}}" + "".join(f"{c:>24}" for c in cells))
+    from sqlr1x.eval.shape import format_table
+
+    if result.metrics[result.primary].get("shape"):
+        print(f"query shape ({result.primary}):")
+        print("\n".join("  " + line for line in format_table(result.metrics[result.primary]["shape"])))
     status = result.metrics[result.primary]["status"]
     failed = {k: v for k, v in status.items() if k != "ok" and v}
     if failed:
@@ -93,6 +98,12 @@ def run_eval(args: argparse.Namespace) -> int:
         print("sqlr1x eval: pass exactly one of --model and --predictions", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
+    if args.model:
+        from sqlr1x.train.pipeline import configure_cpu_threads
+
+        # one torch thread on CPU: with two, a shared 2-core machine spent > 8 min on the demo eval
+        # instead of 51 s (OpenMP threads spin-waiting for a descheduled partner)
+        configure_cpu_threads()
     examples = load_spec(args.dataset, limit=args.limit)
     out = Path(args.out) if args.out else Path("outputs") / _model_name(args) / "eval"
     run = {"name": _model_name(args), "dataset": args.dataset}

@@ -6,7 +6,6 @@
 ('demo', 'train')
 """
 
-from sqlr1x.data.demo_gen import demo_path, generate_demo
 from sqlr1x.data.example import DatasetError, Example
 from sqlr1x.data.export import export_verl, to_hf_dataset, to_verl_rows
 from sqlr1x.data.prompt import (
@@ -18,7 +17,7 @@ from sqlr1x.data.prompt import (
     render_prompt,
     render_prompts,
 )
-from sqlr1x.data.spec import DatasetSpec, load_spec, parse_spec
+from sqlr1x.data.spec import DatasetSpec, demo_path, load_spec, parse_spec
 
 __all__ = [
     "THINK_PREFILL",
@@ -30,7 +29,6 @@ __all__ = [
     "build_messages",
     "demo_path",
     "export_verl",
-    "generate_demo",
     "gold_completion",
     "load_spec",
     "parse_spec",

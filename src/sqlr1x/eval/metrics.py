@@ -35,6 +35,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from sqlr1x.eval.shape import pairs as shape_pairs
+from sqlr1x.eval.shape import shape_stats
 from sqlr1x.eval.stats import bootstrap_mean
 
 # status values, in the order the report lists them
@@ -305,6 +307,8 @@ def aggregate(scores: Sequence[PredictionScore], *, n_boot: int = 2000, seed: in
 
     Rates use every example as the denominator, except ``format_valid_rate`` and
     ``completion_chars``, which only apply to predictions that came with a completion.
+    ``shape`` holds the query-shape metrics (``sqlr1x.eval.shape.shape_stats``): clause presence
+    in predictions vs gold and the length ratio.
     """
     status = Counter(s.status for s in scores)
     errors = Counter(s.exec_error for s in scores if s.exec_error is not None)
@@ -318,6 +322,7 @@ def aggregate(scores: Sequence[PredictionScore], *, n_boot: int = 2000, seed: in
         "top_hallucinations": dict(names.most_common(20)),
         "by_difficulty": _breakdown(scores, "difficulty"),
         "by_hardness": _breakdown(scores, "hardness"),
+        "shape": shape_stats(*shape_pairs(scores)),
     }
     voted = [s for s in scores if s.n_samples > 1]
     if voted:

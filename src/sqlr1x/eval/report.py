@@ -8,6 +8,7 @@ Layout of ``<out>/`` (``outputs/<run>/eval/`` by convention)::
     report.md                   tables: metrics with 95 % intervals, failures, breakdowns
     metrics.png                 metric bars with bootstrap 95 % intervals, one bar per result
     by_difficulty.png           execution match per difficulty / Spider hardness level (when present)
+    clauses.png                 query shape: clause presence in predictions vs gold (collapse check)
 
 ``plot_training_curves(run_dir)`` draws reward and validation curves from ``<run>/metrics.jsonl``.
 
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlr1x.eval.metrics import LOWER_IS_BETTER, METRICS, RATE_METRICS, PredictionScore, aggregate
+from sqlr1x.eval.shape import CLAUSE_LABELS, CLAUSES, COLLAPSE_FRACTION, collapsed
 from sqlr1x.eval.stats import moving_average
 
 PLOT_METRICS: tuple[str, ...] = RATE_METRICS
@@ -161,6 +163,8 @@ def render_markdown(doc: Mapping[str, Any], *, plots: Sequence[str] = ()) -> str
             [[lvl, g["n"], *(_fmt(g[c], c) for c in cols)] for lvl, g in groups.items()],
         )
 
+    out += _shape_section(results, labels)
+
     top = results[primary].get("top_hallucinations") or {}
     if top:
         out += ["", f"## Most frequent hallucinated names ({primary})", ""]
@@ -168,6 +172,76 @@ def render_markdown(doc: Mapping[str, Any], *, plots: Sequence[str] = ()) -> str
     if plots:
         out += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
     return "\n".join(out) + "\n"
+
+
+def _shape_section(results: Mapping[str, Mapping[str, Any]], labels: Sequence[str]) -> list[str]:
+    """Markdown: clause presence (predictions vs gold) per result, the length ratios, collapses."""
+    shaped = [lb for lb in labels if results[lb].get("shape")]
+    if not shaped:
+        return []
+    gold = results[shaped[0]]["shape"]
+    out = [
+        "",
+        "## Query shape",
+        "",
+        "Share of examples whose SQL uses each clause (anywhere, nested queries included; sqlglot AST). "
+        "**Bold**: below half of the gold rate, the sign of a policy collapsing to trivial queries.",
+        "",
+    ]
+    rows = []
+    for c in CLAUSES:
+        cells = []
+        for lb in shaped:
+            v = results[lb]["shape"]["clauses"][c]
+            cell = f"{v['pred']:.3f} ({v['pred_n']})"
+            cells.append(f"**{cell}**" if c in collapsed(results[lb]["shape"]) else cell)
+        g = gold["clauses"][c]
+        rows.append([CLAUSE_LABELS[c], *cells, f"{g['gold']:.3f} ({g['gold_n']})"])
+    for key, desc in (
+        ("length_ratio", "length pred/gold (chars)"),
+        ("size_ratio", "size pred/gold (AST nodes)"),
+    ):
+        rows.append([desc, *(_fmt(results[lb]["shape"].get(key), key) for lb in shaped), "1.000"])
+    out += _table(["clause", *shaped, "gold"], rows)
+    return out
+
+
+def plot_clause_presence(
+    results: Mapping[str, Mapping[str, Any]], path: str | Path, *, title: str = ""
+) -> Path | None:
+    """Grouped bars: per clause, the presence rate in each result's predictions and in the gold,
+    with a dashed tick at half the gold rate (the collapse threshold). None without shape data."""
+    labels = [lb for lb in results if results[lb].get("shape")]
+    if not labels:
+        return None
+    plt = pyplot()
+    gold = results[labels[0]]["shape"]["clauses"]
+    series = [(lb, [results[lb]["shape"]["clauses"][c]["pred"] for c in CLAUSES]) for lb in labels]
+    series.append(("gold", [gold[c]["gold"] for c in CLAUSES]))
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(9.0, 4.0))
+    for k, (label, values) in enumerate(series):
+        xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(CLAUSES))]
+        ax.bar(xs, values, width, label=label, color="0.6" if label == "gold" else None)
+    ax.hlines(
+        [gold[c]["gold"] * COLLAPSE_FRACTION for c in CLAUSES],
+        [i - 0.45 for i in range(len(CLAUSES))],
+        [i + 0.45 for i in range(len(CLAUSES))],
+        colors="k",
+        linestyles="dashed",
+        linewidth=0.8,
+        label="½ gold (collapse)",
+    )
+    ax.set_xticks(range(len(CLAUSES)))
+    ax.set_xticklabels([CLAUSE_LABELS[c] for c in CLAUSES], rotation=20, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share of examples with the clause")
+    ax.set_title(title or "clause presence, predictions vs gold")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
 
 
 def plot_metric_bars(results: Mapping[str, Mapping[str, Any]], path: str | Path, *, title: str = "") -> Path:
@@ -267,11 +341,14 @@ def write_eval_report(
     )
     if breakdown:
         paths["breakdown_png"] = breakdown
+    shape_png = plot_clause_presence(results, out / "clauses.png", title=f"clause presence {name}".strip())
+    if shape_png:
+        paths["clauses_png"] = shape_png
     (out / "metrics.json").write_text(
         json.dumps(json_safe(doc), indent=2, default=_json_default) + "\n", encoding="utf-8"
     )
     paths["metrics_json"] = out / "metrics.json"
-    plots = [paths["metrics_png"]] + ([breakdown] if breakdown else [])
+    plots = [paths["metrics_png"]] + [p for p in (breakdown, shape_png) if p]
     (out / "report.md").write_text(render_markdown(doc, plots=[str(p) for p in plots]), encoding="utf-8")
     paths["report_md"] = out / "report.md"
     return paths

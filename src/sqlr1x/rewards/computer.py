@@ -54,6 +54,7 @@ from sqlr1x.rewards import registry
 from sqlr1x.rewards._common import as_text, coerce_schema, parse_ground_truth, resolve_db_path
 from sqlr1x.rewards.baseline import FORMAT_REWARD, INVALID_STATUSES, BaselineJob, SQLR1Baseline
 from sqlr1x.rewards.config import REWARD_DEFAULTS, RewardConfig
+from sqlr1x.rewards.exec_only import baseline_from_config
 from sqlr1x.rewards.registry import SQLAnalysis
 from sqlr1x.rewards.schema_aware import (  # noqa: F401  (re-exported: tests and docs import it from here)
     SCHEMA_PENALTY_SHARE,
@@ -300,6 +301,10 @@ class EnhancedRewardComputer:
         (0.4, 5.0)
         """
         cfg = RewardConfig.coerce(config, **overrides)
+        if baseline_reward_fn is None and cfg.baseline != "sqlr1":  # an execution-only ablation arm
+            baseline_reward_fn = baseline_from_config(
+                cfg.baseline, timeout=cfg.exec_timeout, db_root=cfg.db_root
+            )
         return cls(
             baseline_reward_fn,
             cfg.enable_enhanced,

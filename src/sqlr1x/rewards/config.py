@@ -45,6 +45,12 @@ class RewardConfig(BaseModel):
     structural_where_weight: float = Field(0.3, description="structural: WHERE/GROUP BY/HAVING F1")
     structural_join_weight: float = Field(0.2, description="structural: FROM/JOIN tables and conditions F1")
     syntax_weight: float = Field(0.2, description="syntax: one well-formed DML statement (sqlglot + SQLite)")
+    baseline: Literal["sqlr1", "arctic_exec", "row_overlap"] = Field(
+        "sqlr1",
+        description="baseline term: sqlr1 = SQL-R1's reward; arctic_exec = 1 correct / 0.1 executes / 0"
+        " (Arctic-Text2SQL-R1); row_overlap = 1 correct / 0.1 + 0.5 x result-row F1 when it executes"
+        " (Think2SQL-style); sqlr1x.rewards.exec_only",
+    )
     # SQL-R1 baseline options
     exec_timeout: float = Field(30.0, gt=0, description="seconds per SQL execution (SQL-R1: 30)")
     empty_result_guard: bool = Field(False, description="no credit when gold and prediction are both empty")

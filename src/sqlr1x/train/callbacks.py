@@ -6,6 +6,12 @@ adapter's diagnostics (hallucination rate, syntax-valid rate, ...), ``completion
 ``learning_rate``, ``loss`` — and it adds GPU memory (allocated / reserved / peak, GiB) when
 ``track_gpu_memory`` and CUDA. Validation metrics go through ``log_metrics`` under ``eval/``.
 
+``QueryShapeMonitor`` watches the *shape* of the sampled SQL: it rides along as a reward function
+that scores nothing (``None`` for every completion, so TRL leaves it out of the reward) and logs,
+through TRL's ``log_metric``, the share of completions using each clause next to the gold's
+(``shape/<clause>/pred|gold``) and the length ratio. When a clause falls below half of its gold
+rate over the last ``window`` batches it logs a collapse WARNING with the step.
+
 Example::
 
     logger = MetricsLogger("outputs/run", report_to=["jsonl", "tensorboard"], phase="grpo")
@@ -17,14 +23,25 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import math
 import time
+from collections import deque
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
-__all__ = ["MetricsLogger", "ProgressBarCallback", "gpu_memory_stats", "read_metrics"]
+__all__ = [
+    "MetricsLogger",
+    "ProgressBarCallback",
+    "QueryShapeMonitor",
+    "gpu_memory_stats",
+    "read_metrics",
+]
+
+log = logging.getLogger("sqlr1x.train")
 
 _GIB = 1024**3
 
@@ -194,3 +211,106 @@ class ProgressBarCallback(TrainerCallback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _completion_text(completion: Any) -> str:
+    """A TRL completion as text: a string, or a conversational ``[{"role", "content"}, ...]``."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Sequence):
+        return "".join(str(m.get("content") or "") for m in completion if isinstance(m, Mapping))
+    return str(completion or "")
+
+
+class QueryShapeMonitor:
+    r"""Clause presence of the sampled SQL per training batch, and the collapse warning.
+
+    Called by ``GRPOTrainer`` like a reward function (``prompts, completions, gold_sql, log_metric,
+    trainer_state, ...``); returns ``None`` for every completion, which TRL leaves out of the reward
+    (``nansum``) while the other reward functions score the completion as before. Add it with
+    weight 0 (``make_grpo_trainer(..., monitors=[QueryShapeMonitor()])``).
+
+    Each call logs ``shape/<clause>/pred`` and ``shape/<clause>/gold`` (share of completions whose
+    SQL, resp. whose prompt's gold SQL, has the clause), ``shape/length_ratio``, ``shape/size_ratio``
+    and ``shape/collapsed`` (number of collapsed clauses). A clause is collapsed when, pooled over
+    the last ``window`` batches, its rate in the predictions is below half of the gold's, among
+    clauses the gold used at least ``min_gold`` times in that window. Entering collapse logs a
+    WARNING naming the step and the clause; ``events`` keeps ``(step, clause, pred, gold)``.
+
+    >>> m = QueryShapeMonitor(window=1, min_gold=2)
+    >>> gold = ["SELECT a FROM t WHERE b = 1"] * 4
+    >>> m(completions=["<answer>```sql\nSELECT a FROM t\n```</answer>"] * 4, gold_sql=gold)
+    [None, None, None, None]
+    >>> m.events
+    [(1, 'where', 0.0, 1.0)]
+    """
+
+    __name__ = "query_shape"
+
+    def __init__(self, *, window: int = 4, min_gold: int = 8, prefilled_think: bool = True) -> None:
+        self.window = window
+        self.min_gold = min_gold
+        self.prefilled_think = prefilled_think
+        self._batches: deque[tuple[list[str | None], list[str]]] = deque(maxlen=max(1, window))
+        self._collapsed: set[str] = set()
+        self.events: list[tuple[int, str, float, float]] = []
+        self.calls = 0
+
+    def __call__(
+        self,
+        prompts: Sequence[Any] | None = None,
+        completions: Sequence[Any] = (),
+        gold_sql: Sequence[str] | None = None,
+        trainer_state: Any = None,
+        log_metric: Any = None,
+        **kwargs: Any,
+    ) -> list[None]:
+        n = len(completions)
+        try:
+            self._observe(completions, gold_sql, trainer_state, log_metric)
+        except Exception:  # a monitor never breaks training
+            log.exception("query-shape monitor failed on a batch")
+        return [None] * n
+
+    def _observe(
+        self, completions: Sequence[Any], gold_sql: Any, trainer_state: Any, log_metric: Any
+    ) -> None:
+        from sqlr1x.eval.shape import collapsed, flat_metrics, shape_stats
+        from sqlr1x.sql.extract import extract_answer
+
+        if not gold_sql:
+            return
+        self.calls += 1
+        # the batch is generated before the optimizer step that the trainer then logs as global_step
+        step = (
+            (int(getattr(trainer_state, "global_step", 0)) + 1) if trainer_state is not None else self.calls
+        )
+        preds = [
+            extract_answer(_completion_text(c), prefilled_think=self.prefilled_think).sql for c in completions
+        ]
+        golds = [str(g) for g in gold_sql]
+        batch = shape_stats(preds, golds)
+        self._batches.append((preds, golds))
+        pooled = shape_stats(
+            [p for ps, _ in self._batches for p in ps], [g for _, gs in self._batches for g in gs]
+        )
+        now = set(collapsed(pooled, min_gold=self.min_gold))
+        for clause in sorted(now - self._collapsed):
+            v = pooled["clauses"][clause]
+            self.events.append((step, clause, v["pred"], v["gold"]))
+            log.warning(
+                "query-shape collapse at step %d: %s in %.0f%% of sampled queries vs %.0f%% of gold "
+                "(below half; last %d batches)",
+                step,
+                clause.upper().replace("_", " "),
+                100 * v["pred"],
+                100 * v["gold"],
+                len(self._batches),
+            )
+        for clause in sorted(self._collapsed - now):
+            log.info("query shape recovered at step %d: %s", step, clause)
+        self._collapsed = now
+        if callable(log_metric):
+            for key, value in flat_metrics(batch).items():
+                log_metric(key, value)
+            log_metric("shape/collapsed", float(len(now)))

@@ -164,6 +164,7 @@ def grpo_kwargs(
         beta=opt.beta,
         epsilon=opt.epsilon,
         loss_type=opt.loss_type,
+        mask_truncated_completions=opt.mask_truncated_completions,
         learning_rate=opt.learning_rate,
         weight_decay=opt.weight_decay,
         max_grad_norm=opt.max_grad_norm,
@@ -234,12 +235,19 @@ def make_grpo_trainer(
     reward_funcs: list | None = None,
     reward_weights: list[float] | None = None,
     args_overrides: dict[str, Any] | None = None,
+    monitors: list | None = None,
 ) -> Any:
-    """Build the trainer: our reward functions and weights (``make_reward_funcs``) unless given."""
+    """Build the trainer: our reward functions and weights (``make_reward_funcs``) unless given.
+
+    ``monitors`` are reward-function-shaped observers that return ``None`` (e.g.
+    ``train.callbacks.QueryShapeMonitor``): appended with weight 0, they only log."""
     if reward_funcs is None:
         from sqlr1x.integrations.trl import make_reward_funcs
 
         reward_funcs, reward_weights = make_reward_funcs(config.reward)
+    if monitors:
+        reward_weights = list(reward_weights or [1.0] * len(reward_funcs)) + [0.0] * len(monitors)
+        reward_funcs = list(reward_funcs) + list(monitors)
     args = build_grpo_args(config, run_dir, reward_weights=reward_weights, **(args_overrides or {}))
     trainer = _trainer_class()(
         model=model,
@@ -287,6 +295,7 @@ def run_grpo(
     tokenizer: Any = None,
     examples: list | None = None,
     args_overrides: dict[str, Any] | None = None,
+    monitors: list | None = None,
 ) -> GRPORunResult:
     """Train with GRPO; checkpoints in ``<output_dir>/grpo``, final model/adapter in
     ``<output_dir>/grpo/final``. ``resume``: True/"latest" or a checkpoint path."""
@@ -298,7 +307,14 @@ def run_grpo(
         model, tokenizer = load_policy(model_path, config)
     dataset = build_train_dataset(config, tokenizer, examples)
     trainer = make_grpo_trainer(
-        config, run_dir, model, tokenizer, dataset, callbacks=callbacks, args_overrides=args_overrides
+        config,
+        run_dir,
+        model,
+        tokenizer,
+        dataset,
+        callbacks=callbacks,
+        args_overrides=args_overrides,
+        monitors=monitors,
     )
     checkpoint = resolve_resume(resume, run_dir)
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

@@ -226,7 +226,7 @@ def run_training(
     validate_before: bool = True,
 ) -> dict[str, Any]:
     """SFT (when ``sft.enabled``) → validation → GRPO → summary. Returns the summary dict."""
-    from sqlr1x.train.callbacks import ProgressBarCallback, read_metrics
+    from sqlr1x.train.callbacks import ProgressBarCallback, QueryShapeMonitor, read_metrics
     from sqlr1x.train.grpo import run_grpo
     from sqlr1x.train.summary import plot_rewards, print_summary, summarize, write_summary
 
@@ -284,6 +284,7 @@ def run_training(
             examples=train,
             resume=resume if resuming else None,
             callbacks=callbacks,
+            monitors=[QueryShapeMonitor()],
         )
         timings["grpo_s"] = time.time() - t
         if result.resumed_from is not None:

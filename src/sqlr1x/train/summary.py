@@ -1,5 +1,6 @@
 """End-of-run summary: reward components at start vs end (moving averages), validation before
-vs after GRPO, printed as a table, written to ``summary.json`` and plotted to a PNG.
+vs after GRPO, query shape (clause presence in sampled and greedy dev SQL vs gold, with the steps
+where a clause collapsed), printed as tables, written to ``summary.json`` and plotted to a PNG.
 
 Example::
 
@@ -15,9 +16,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sqlr1x.eval.shape import CLAUSE_LABELS, CLAUSES, COLLAPSE_FRACTION
 from sqlr1x.eval.stats import moving_average
 
-__all__ = ["moving_average", "plot_rewards", "print_summary", "reward_keys", "summarize", "write_summary"]
+__all__ = [
+    "moving_average",
+    "plot_rewards",
+    "print_summary",
+    "reward_keys",
+    "shape_summary",
+    "summarize",
+    "write_summary",
+]
 
 EVAL_KEYS = (
     "probe/reward",
@@ -86,7 +96,51 @@ def summarize(rows: list[dict[str, Any]], *, window: int = 10) -> dict[str, Any]
         "rewards": rewards,
         "validation": validation,
         "validation_steps": [int(r["step"]) for r in evals],
+        "shape": shape_summary(rows, window=window),
     }
+
+
+def shape_summary(rows: list[dict[str, Any]], *, window: int = 10) -> dict[str, Any]:
+    """Per clause: presence in the sampled training SQL (first vs last ``window`` logged steps) and
+    its gold rate, presence in the greedy dev SQL (first vs last validation) and its gold rate, and
+    ``collapse_steps``: the logged GRPO steps at which the monitor counted a collapsed clause.
+    Empty when the run logged no ``shape/`` metrics."""
+    grpo = [r for r in rows if r.get("phase") == "grpo"]
+    evals = [r for r in rows if r.get("phase") == "eval" and "eval/shape/where/pred" in r]
+    clauses: dict[str, dict[str, float]] = {}
+    for c in CLAUSES:
+        entry: dict[str, float] = {}
+        pred = [float(r[f"shape/{c}/pred"]) for r in grpo if f"shape/{c}/pred" in r]
+        gold = [float(r[f"shape/{c}/gold"]) for r in grpo if f"shape/{c}/gold" in r]
+        if pred:
+            entry["train_start"], entry["train_end"] = _start_end(pred, window)
+            entry["train_gold"] = sum(gold) / len(gold)
+        key = f"eval/shape/{c}/pred"
+        if evals and key in evals[0] and key in evals[-1]:
+            entry["dev_before"] = evals[0][key]
+            entry["dev_after"] = evals[-1][key]
+            entry["dev_gold"] = evals[0].get(f"eval/shape/{c}/gold", float("nan"))
+        if entry:
+            clauses[c] = entry
+    if not clauses:
+        return {}
+    ratios = [float(r["shape/length_ratio"]) for r in grpo if "shape/length_ratio" in r]
+    out: dict[str, Any] = {"clauses": clauses}
+    if ratios:
+        out["length_ratio_train"] = dict(zip(("start", "end"), _start_end(ratios, window), strict=True))
+    if evals and "eval/shape/length_ratio" in evals[0] and "eval/shape/length_ratio" in evals[-1]:
+        out["length_ratio_dev"] = {
+            "before": evals[0]["eval/shape/length_ratio"],
+            "after": evals[-1]["eval/shape/length_ratio"],
+        }
+    out["collapse_steps"] = [int(r["step"]) for r in grpo if float(r.get("shape/collapsed", 0) or 0) > 0]
+    dev_collapsed = [
+        c
+        for c, e in clauses.items()
+        if "dev_after" in e and e["dev_gold"] > 0 and e["dev_after"] < COLLAPSE_FRACTION * e["dev_gold"]
+    ]
+    out["dev_collapsed_after"] = dev_collapsed
+    return out
 
 
 def print_summary(
@@ -116,6 +170,33 @@ def print_summary(
         for key, m in summary["validation"].items():
             v.add_row(key, f"{m['before']:.3f}", f"{m['after']:.3f}", f"{m['delta']:+.3f}")
         console.print(v)
+    shape = summary.get("shape") or {}
+    if shape.get("clauses"):
+        w = summary["window"]
+        q = Table(title="query shape: share of SQL with each clause (training: sampled; dev: greedy)")
+        for col in (
+            "clause",
+            f"train first {w}",
+            f"train last {w}",
+            "train gold",
+            "dev before",
+            "dev after",
+            "dev gold",
+        ):
+            q.add_column(col, justify="left" if col == "clause" else "right")
+        keys = ("train_start", "train_end", "train_gold", "dev_before", "dev_after", "dev_gold")
+        for c, e in shape["clauses"].items():
+            q.add_row(CLAUSE_LABELS[c], *(f"{e[k]:.2f}" if k in e else "—" for k in keys))
+        console.print(q)
+        steps = shape.get("collapse_steps") or []
+        if steps:
+            console.print(
+                f"[bold red]query-shape collapse[/] in training batches at {len(steps)} logged steps "
+                f"(first {steps[0]}, last {steps[-1]})"
+            )
+        if shape.get("dev_collapsed_after"):
+            names = ", ".join(CLAUSE_LABELS[c] for c in shape["dev_collapsed_after"])
+            console.print(f"[bold red]dev predictions after GRPO use below half of the gold rate:[/] {names}")
     for key, value in (extra or {}).items():
         console.print(f"{key}: {value}")
 
@@ -136,8 +217,8 @@ def plot_rewards(rows: list[dict[str, Any]], path: str | Path, *, window: int = 
     grpo = [r for r in rows if r.get("phase") == "grpo"]
     evals = [r for r in rows if r.get("phase") == "eval"]
     keys = [k for k in reward_keys(rows) if k == "reward" or k.startswith("rewards/")]
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
-    ax_total, ax_comp, ax_eval = axes
+    fig, axes = plt.subplots(1, 4, figsize=(22, 4.8))
+    ax_total, ax_comp, ax_eval, ax_shape = axes
     baseline = [k for k in keys if k == "reward" or "baseline" in k]
     dense = [k for k in keys if k not in baseline]
     for ax, selected in ((ax_total, baseline), (ax_comp, dense)):
@@ -173,8 +254,40 @@ def plot_rewards(rows: list[dict[str, Any]], path: str | Path, *, window: int = 
     ax_eval.grid(alpha=0.3)
     if ax_eval.lines:
         ax_eval.legend(fontsize=7, loc="best")
+    _plot_shape(ax_shape, grpo, evals, window)
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+# the clauses drawn in the plot (all are in summary.json): the ones the demo's gold uses most
+PLOT_CLAUSES = ("where", "join", "group_by", "order_by")
+
+
+def _plot_shape(ax: Any, grpo: list[dict[str, Any]], evals: list[dict[str, Any]], window: int) -> None:
+    """Clause presence over the steps: sampled training SQL (moving average), greedy dev SQL
+    (markers) and the gold rate of the dev set (dotted)."""
+    for c in PLOT_CLAUSES:
+        pts = [(r["step"], float(r[f"shape/{c}/pred"])) for r in grpo if f"shape/{c}/pred" in r]
+        color = None
+        if pts:
+            steps, values = zip(*pts, strict=True)
+            line = ax.plot(
+                steps, moving_average(list(values), window), linewidth=2, label=f"{CLAUSE_LABELS[c]} (train)"
+            )[0]
+            color = line.get_color()
+        dev = [(r["step"], r[f"eval/shape/{c}/pred"]) for r in evals if f"eval/shape/{c}/pred" in r]
+        if dev:
+            steps, values = zip(*dev, strict=True)
+            line = ax.plot(steps, values, "o--", color=color, linewidth=1, label=f"{CLAUSE_LABELS[c]} (dev)")[
+                0
+            ]
+            ax.axhline(evals[0][f"eval/shape/{c}/gold"], color=line.get_color(), linestyle=":", linewidth=1)
+    ax.set_title("clause presence (dotted: dev gold)")
+    ax.set_xlabel("GRPO step")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=7, loc="best")

@@ -48,10 +48,12 @@ def validate(
 
     Returns a flat dict: ``execution_accuracy`` (Spider semantics), ``execution_accuracy_bird``,
     ``hallucination_rate``, ``syntax_error_rate``, ``exec_error_rate``, ``format_valid_rate``,
-    ``structural``, ``completion_chars`` and ``n``; with ``return_scores`` also ``scores``.
+    ``structural``, ``completion_chars``, the query-shape rates ``shape/<clause>/pred|gold`` and
+    ``n``; with ``return_scores`` also ``scores``.
     """
     from sqlr1x.eval.generate import generate
     from sqlr1x.eval.metrics import aggregate, score_completion, summary
+    from sqlr1x.eval.shape import flat_metrics
 
     if not examples:
         return {"n": 0}
@@ -69,8 +71,10 @@ def validate(
     scores = [
         score_completion(ex, out[0], prefilled_think=True) for ex, out in zip(examples, outs, strict=True)
     ]
-    flat = summary(aggregate(scores, n_boot=20))
+    agg = aggregate(scores, n_boot=20)
+    flat = summary(agg)
     result: dict[str, Any] = {_RENAME.get(k, k): v for k, v in flat.items() if k in _RENAME}
+    result.update(flat_metrics(agg["shape"]))  # clause presence vs gold: shape/<clause>/pred|gold
     result["n"] = len(scores)
     if return_scores:
         result["scores"] = scores

@@ -1,4 +1,8 @@
-"""Deterministic generator of the bundled offline demo dataset (``demo:train`` / ``demo:dev``).
+"""Build tool: deterministic generator of the bundled offline demo dataset (``demo:train`` /
+``demo:dev``). Not part of the runtime package: the generated files are committed under
+``src/sqlr1x/data/demo/`` and read by ``sqlr1x.data.load_spec``; run this only to change them::
+
+    python tools/make_demo_data.py [--out DIR]      # or: sqlr1x data make-demo (source checkout)
 
 Five small SQLite databases of different domains (company, retail, school, library, clinic) with
 foreign keys, NULLs, one column name containing a space (``employees."hire date"``) and
@@ -20,7 +24,7 @@ library version normalised (see ``_write_sqlite``).
 
 Example::
 
-    >>> from sqlr1x.data.demo_gen import demo_path
+    >>> from sqlr1x.data import demo_path
     >>> (demo_path() / "train.json").is_file()
     True
 """
@@ -36,16 +40,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlr1x.data.spec import demo_path
+
 DEMO_SEED = 20260
 N_TRAIN = 640
 N_DEV = 160
 # SQLITE_VERSION_NUMBER written at header offset 96 of every demo database, whatever library wrote it.
 _HEADER_VERSION = 3_040_001
-
-
-def demo_path() -> Path:
-    """Folder of the bundled demo dataset (``train.json``, ``dev.json``, ``tables.json``, ``databases/``)."""
-    return Path(__file__).resolve().parent / "demo"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1001,3 +1002,22 @@ def generate_demo(out_dir: str | Path | None = None, *, seed: int = DEMO_SEED) -
 
 if __name__ == "__main__":
     print(generate_demo())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python tools/make_demo_data.py [--out DIR]``: regenerate the demo dataset."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=None, help="output folder (default: the bundled demo folder)")
+    args = parser.parse_args(argv)
+    counts = generate_demo(args.out)
+    print(
+        f"demo dataset in {args.out or demo_path()}: {counts['databases']} databases, "
+        f"{counts['train']} train / {counts['dev']} dev examples"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
