@@ -19,7 +19,7 @@ execution and accuracy rates read it as they read SQL-R1's. What is not the poli
 gold, a result cut by the row cap — scores 0 with a ``status`` saying why (``missing_db``,
 ``gold_error``, ``truncated``), as :class:`~sqlr1x.rewards.baseline.SQLR1Baseline` reports it. A
 query that executes only because SQLite read an unknown double-quoted name as a string (a
-hallucinated name by :func:`sqlr1x.sql.analysis.find_hallucinations` or :func:`string_fallback`)
+double-quoted name outside a literal position, :func:`sqlr1x.sql.resolve.string_read_identifiers`)
 earns nothing.
 
 Use with ``EnhancedRewardComputer(baseline_reward_fn=ExecutionOnlyReward(), enable_enhanced=False)``
@@ -48,15 +48,12 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import sqlglot
-from sqlglot import exp
-
 from sqlr1x.db.compare import execution_match
 from sqlr1x.db.executor import SQLiteExecutor
 from sqlr1x.rewards._common import as_text, coerce_schema, parse_ground_truth, resolve_db_path
 from sqlr1x.rewards.config import REWARD_DEFAULTS
-from sqlr1x.sql.analysis import find_hallucinations
 from sqlr1x.sql.extract import extract_answer
+from sqlr1x.sql.resolve import string_read_identifiers
 
 __all__ = [
     "BASELINES",
@@ -64,61 +61,12 @@ __all__ = [
     "RowOverlapReward",
     "baseline_from_config",
     "row_f1",
-    "string_fallback",
 ]
 
 logger = logging.getLogger(__name__)
 
 # reward.baseline values; "sqlr1" is SQL-R1's reward (EnhancedRewardComputer's default baseline)
 BASELINES: tuple[str, ...] = ("sqlr1", "arctic_exec", "row_overlap")
-
-
-_LITERAL_PARENTS = (
-    exp.EQ,
-    exp.NEQ,
-    exp.GT,
-    exp.GTE,
-    exp.LT,
-    exp.LTE,
-    exp.Like,
-    exp.ILike,
-    exp.In,
-    exp.Between,
-)
-
-
-def string_fallback(sql: str, schema: Any) -> list[str]:
-    """Double-quoted names that match no column, table or alias and sit outside a *literal position*
-    (an operand of a comparison, IN, LIKE or BETWEEN, where Spider gold writes ``= "John"``): SQLite
-    runs such a query by reading the name as a string constant. Unparseable SQL: ``[]``.
-
-    >>> from sqlr1x.sql.schema import Schema
-    >>> schema = Schema.from_dict({"tables": {"emp": {"columns": ["name", "dept"]}}})
-    >>> string_fallback('SELECT "nosuch" FROM emp', schema), string_fallback('SELECT name FROM emp WHERE dept = "x"', schema)
-    (['nosuch'], [])
-    """
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except Exception:
-        return []
-    known = {t.lower() for t in schema.tables}
-    for table in schema.tables.values():
-        known.update(c.name.lower() for c in table.columns)
-    known.update(a.alias_or_name.lower() for a in tree.find_all(exp.Alias, exp.TableAlias, exp.CTE))
-    found = []
-    for col in tree.find_all(exp.Column):
-        ident = col.this
-        if col.table or not isinstance(ident, exp.Identifier) or not ident.quoted:
-            continue
-        if ident.name.lower() in known:
-            continue
-        parent = col.parent
-        if isinstance(parent, exp.Paren):
-            parent = parent.parent
-        if isinstance(parent, _LITERAL_PARENTS):
-            continue
-        found.append(ident.name)
-    return found
 
 
 def _freeze(value: Any) -> Any:
@@ -220,8 +168,9 @@ class ExecutionOnlyReward:
         if pred.truncated or gold.truncated:
             return out | {"status": "truncated", "reason": "result cut by the executor's row cap"}
         schema, _ = coerce_schema(None, db)
-        if schema is not None and (find_hallucinations(sql, schema) or string_fallback(sql, schema)):
+        if schema is not None and string_read_identifiers(sql, schema):
             # runs only because SQLite read an unknown "name" as a string: no execution credit
+            # (the same rule, and the same code, as SQLR1Baseline's ``quoted_identifier``)
             return out | {"status": "hallucinated"}
         if execution_match(sql, truth.sql, db, self.mode, executor=self.executor):
             return out | {"score": self.correct, "status": "match"}
