@@ -142,3 +142,17 @@ def test_grpo_knobs_reach_trl(tmp_path):
     assert args.mask_truncated_completions is True
     assert (args.beta, args.temperature, args.num_generations) == (0.02, 0.7, 8)
     assert args.per_device_train_batch_size == 32 and args.learning_rate == 5e-5 and args.max_steps == 7
+
+
+def test_row_cap_follows_the_shared_rule(db):
+    """As in the SQL-R1 baseline (db.results.truncation_outcome): a prediction alone over the cap is
+    a mismatch under Spider's bags, undecided under BIRD's sets; a cut gold is undecided."""
+    capped = SQLiteExecutor(timeout=5.0, max_rows=2)
+    bomb = answer("SELECT a.name FROM emp a, emp b")
+    spider = ExecutionOnlyReward(executor=capped)(bomb, GOLD, db_path=db)
+    assert (spider["status"], spider["score"]) == ("mismatch", 0.1)
+    assert ExecutionOnlyReward(executor=capped, mode="bird")(bomb, GOLD, db_path=db)["status"] == "truncated"
+    cut_gold = ExecutionOnlyReward(executor=capped)(
+        answer("SELECT name FROM emp"), "SELECT name FROM emp", db_path=db
+    )
+    assert (cut_gold["status"], cut_gold["score"]) == ("truncated", 0.0)

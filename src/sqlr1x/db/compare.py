@@ -23,6 +23,7 @@ from .results import (
     spider_exec_sql,
     spider_postprocess,
     spider_prepare,
+    truncation_outcome,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "spider_exec_sql",
     "spider_postprocess",
     "spider_prepare",
+    "truncation_outcome",
 ]
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "spider_exec_sql",
     "spider_postprocess",
     "spider_prepare",
+    "truncation_outcome",
 ]
 
 MODES = ("spider", "bird", "ordered")
@@ -305,3 +306,21 @@ def spider_prepare(pred_sql: str, gold_sql: str, mode: str = "spider") -> tuple[
     pred_sql = spider_exec_sql(pred_sql)
     gold_sql = spider_exec_sql(gold_sql)
     return pred_sql, gold_sql, gold_has_order_by(gold_sql)
+
+
+def truncation_outcome(pred_truncated: bool, gold_truncated: bool, mode: str) -> str | None:
+    """What a result cut at the executor's row cap means for the comparison under ``mode``.
+
+    ``None``: nothing was cut. ``"mismatch"``: only the prediction's result was cut; as bags
+    (Spider) or row lists (ordered) it cannot equal a gold result that fits under the cap.
+    ``"undecided"``: the gold's own result is incomplete, or BIRD's set rule could still find the
+    prediction's extra rows to be duplicates -- not comparable, and not the policy's fault.
+
+    >>> truncation_outcome(True, False, "spider"), truncation_outcome(True, False, "bird")
+    ('mismatch', 'undecided')
+    >>> truncation_outcome(False, True, "spider"), truncation_outcome(False, False, "bird")
+    ('undecided', None)
+    """
+    if gold_truncated or (pred_truncated and mode == "bird"):
+        return "undecided"
+    return "mismatch" if pred_truncated else None

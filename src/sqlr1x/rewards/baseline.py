@@ -70,7 +70,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlr1x.db.compare import MODES, gold_has_order_by, results_match, spider_exec_sql, spider_postprocess
+from sqlr1x.db.compare import (
+    MODES,
+    gold_has_order_by,
+    results_match,
+    spider_exec_sql,
+    spider_postprocess,
+    truncation_outcome,
+)
 from sqlr1x.db.executor import ExecResult, SQLiteExecutor
 from sqlr1x.rewards._common import as_text, coerce_schema, parse_ground_truth, resolve_db_path
 from sqlr1x.rewards.config import REWARD_DEFAULTS
@@ -309,9 +316,8 @@ class SQLR1Baseline:
                 sql=sql,
                 gold_error=error,
             )
-        if gold.truncated or (pred.truncated and job.mode == "bird"):
-            # The gold's own result is incomplete, or BIRD's set rule cannot tell whether the
-            # prediction's extra rows are duplicates: not comparable, and not the policy's fault.
+        cut = truncation_outcome(pred.truncated, gold.truncated, job.mode)
+        if cut == "undecided":
             which = "gold" if gold.truncated else "prediction"
             return _breakdown(
                 "truncated",
@@ -320,9 +326,7 @@ class SQLR1Baseline:
                 ex=EXEC_REWARD,
                 sql=sql,
             )
-        if pred.truncated:
-            # The gold's result fits under the cap and the prediction's does not: as bags of rows
-            # (Spider) or row lists they cannot be equal, so this is a plain mismatch.
+        if cut == "mismatch":
             return _breakdown(
                 "mismatch",
                 "result differs from gold: the prediction's result was truncated at the row cap, the gold's was not",
@@ -331,13 +335,12 @@ class SQLR1Baseline:
                 res=-RESULT_REWARD,
                 sql=sql,
             )
-        truncated = ""
         if match is None:
             match = results_match(pred.rows, gold.rows, job.mode, order_matters=job.order_matters)
         if not match:
             return _breakdown(
                 "mismatch",
-                "result differs from gold" + truncated,
+                "result differs from gold",
                 fmt=FORMAT_REWARD,
                 ex=EXEC_REWARD,
                 res=-RESULT_REWARD,
@@ -357,7 +360,7 @@ class SQLR1Baseline:
         length = length_term(ext.think or "", ext.answer or "", sql or "")
         return _breakdown(
             "match",
-            "result matches gold" + truncated,
+            "result matches gold",
             fmt=FORMAT_REWARD,
             ex=EXEC_REWARD,
             res=RESULT_REWARD,

@@ -48,7 +48,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlr1x.db.compare import execution_match
+from sqlr1x.db.compare import results_match, spider_prepare, truncation_outcome
 from sqlr1x.db.executor import SQLiteExecutor
 from sqlr1x.rewards._common import as_text, coerce_schema, parse_ground_truth, resolve_db_path
 from sqlr1x.rewards.config import REWARD_DEFAULTS
@@ -158,21 +158,25 @@ class ExecutionOnlyReward:
             return out | {"status": "gold_error", "reason": truth.reason or "no gold SQL"}
         if not db:
             return out | {"status": "missing_db", "reason": "no database path"}
-        gold = self.executor.execute_cached(db, truth.sql)
+        # Each query runs once, as the comparison mode runs it (Spider: post-processed, top-level
+        # DISTINCT dropped), and the verdict is execution_match's comparison on those rows.
+        pred_sql, gold_sql, order_matters = spider_prepare(sql, truth.sql, self.mode)
+        gold = self.executor.execute_cached(db, gold_sql)
         if gold.error_kind == "missing_db" or not gold.ok:
             status = "missing_db" if gold.error_kind == "missing_db" else "gold_error"
             return out | {"status": status, "reason": f"gold SQL failed: {gold.error}"}
-        pred = self.executor.execute(db, sql)
+        pred = self.executor.execute(db, pred_sql)
         if not pred.ok:
             return out | {"status": "exec_error", "reason": pred.error_kind}
-        if pred.truncated or gold.truncated:
+        cut = truncation_outcome(pred.truncated, gold.truncated, self.mode)
+        if cut == "undecided":
             return out | {"status": "truncated", "reason": "result cut by the executor's row cap"}
         schema, _ = coerce_schema(None, db)
         if schema is not None and string_read_identifiers(sql, schema):
             # runs only because SQLite read an unknown "name" as a string: no execution credit
             # (the same rule, and the same code, as SQLR1Baseline's ``quoted_identifier``)
             return out | {"status": "hallucinated"}
-        if execution_match(sql, truth.sql, db, self.mode, executor=self.executor):
+        if cut is None and results_match(pred.rows, gold.rows, self.mode, order_matters=order_matters):
             return out | {"score": self.correct, "status": "match"}
         return out | {"score": self.partial(pred.rows, gold.rows), "status": "mismatch"}
 
